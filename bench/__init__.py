@@ -1,0 +1,1 @@
+"""Load benchmarks against a running provider (see docs/benchmarks.md)."""

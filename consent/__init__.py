@@ -1,0 +1,1 @@
+"""Consent records for data sharing. Stands alone: it never imports idp."""

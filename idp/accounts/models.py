@@ -1,0 +1,34 @@
+"""Citizen accounts: the phone number is the main identifier."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.db import Base, Timestamp, utcnow
+
+
+def new_id() -> str:
+    return secrets.token_hex(16)
+
+
+class Citizen(Base):
+    __tablename__ = "citizens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    phone_number: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    phone_number_verified: Mapped[bool] = mapped_column(default=False)
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_verified: Mapped[bool] = mapped_column(default=False)
+    given_name: Mapped[str | None] = mapped_column(String(100))  # Latin script
+    family_name: Mapped[str | None] = mapped_column(String(100))
+    given_name_km: Mapped[str | None] = mapped_column(String(100))  # Khmer script
+    family_name_km: Mapped[str | None] = mapped_column(String(100))
+    address: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # OIDC Core §5.1.1 members
+    locale: Mapped[str] = mapped_column(String(8), default="km")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[Timestamp] = mapped_column(default=utcnow)
+    updated_at: Mapped[Timestamp] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,92 @@
+"""Citizen accounts: phone numbers, sign-up, sign-in."""
+
+from __future__ import annotations
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Citizen
+from idp.authn.password import PasswordHasher, password_problem
+from idp.errors import AuthenticationFailed, IdpError
+
+
+class InvalidAccountData(IdpError):
+    """Sign-up data that cannot be accepted; `code` is a message key shown to the citizen."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def normalize_phone(raw: str, *, region: str) -> str:
+    """E.164 form of a typed number (spaces, dashes and a leading 0 are fine)."""
+    if len(raw) > 32:
+        raise InvalidAccountData("phone_invalid")
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidAccountData("phone_invalid") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidAccountData("phone_invalid")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def find_by_phone(session: Session, phone_number: str) -> Citizen | None:
+    return session.scalars(select(Citizen).where(Citizen.phone_number == phone_number)).first()
+
+
+def create_citizen(
+    session: Session,
+    *,
+    hasher: PasswordHasher,
+    phone_number: str,
+    password: str,
+    email: str | None = None,
+    given_name: str | None = None,
+    family_name: str | None = None,
+    given_name_km: str | None = None,
+    family_name_km: str | None = None,
+    locale: str = "km",
+    phone_number_verified: bool = False,
+) -> Citizen:
+    """Create an account. Raises InvalidAccountData (already taken, weak password, ...)."""
+    problem = password_problem(password, context_words=(phone_number.lstrip("+"),))
+    if problem:
+        raise InvalidAccountData(problem)
+    if email is not None and (
+        "@" not in email or len(email) > 254 or any(c.isspace() for c in email)
+    ):
+        raise InvalidAccountData("email_invalid")
+    for name in (given_name, family_name, given_name_km, family_name_km):
+        if name is not None and (len(name) > 100 or not name.isprintable()):
+            raise InvalidAccountData("name_invalid")
+    if find_by_phone(session, phone_number) is not None:
+        raise InvalidAccountData("phone_taken")
+    citizen = Citizen(
+        phone_number=phone_number,
+        phone_number_verified=phone_number_verified,
+        email=email or None,
+        given_name=given_name or None,
+        family_name=family_name or None,
+        given_name_km=given_name_km or None,
+        family_name_km=family_name_km or None,
+        locale=locale,
+        password_hash=hasher.hash(password),
+    )
+    session.add(citizen)
+    session.flush()
+    return citizen
+
+
+def authenticate_password(
+    session: Session, *, hasher: PasswordHasher, phone_number: str | None, password: str
+) -> Citizen:
+    """The citizen whose password this is. Raises AuthenticationFailed, alike for every cause."""
+    citizen = find_by_phone(session, phone_number) if phone_number else None
+    ok, new_hash = hasher.verify(password, citizen.password_hash if citizen else None)
+    if citizen is None or not ok:
+        raise AuthenticationFailed("password")
+    if new_hash:
+        citizen.password_hash = new_hash
+    return citizen

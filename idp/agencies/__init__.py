@@ -1,0 +1,1 @@
+"""Relying agencies and their clients."""

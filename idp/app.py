@@ -1,0 +1,148 @@
+"""create_app(settings): the provider's FastAPI application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import sessionmaker
+from starlette.exceptions import HTTPException
+
+from idp.crypto.master import load_master_key
+from idp.db import make_engine
+from idp.errors import InvalidClient, InvalidRequest, InvalidToken, OAuthError, PageError
+from idp.oidc import authorize, discovery, end_session, introspection, revocation, token, userinfo
+from idp.ops import health, sweeper
+from idp.provider import Provider
+from idp.settings import Settings
+from idp.web import account, consent, login
+from idp.web.i18n import pick_locale
+from idp.web.middleware import BodyTooLarge, Guard
+from idp.web.render import render
+
+log = logging.getLogger("idp")
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def oauth_error_response(exc: OAuthError) -> JSONResponse:
+    """RFC 6749 §5.2 and RFC 6750 §3: JSON, no-store, WWW-Authenticate on 401."""
+    if exc.debug:
+        log.info("oauth error %s: %s", exc.error, exc.debug)
+    body = {"error": exc.error}
+    if exc.description:
+        body["error_description"] = exc.description
+    headers = dict(NO_STORE)
+    if isinstance(exc, InvalidClient):
+        headers["WWW-Authenticate"] = 'Basic realm="citizen-idp"'
+    elif isinstance(exc, InvalidToken):
+        challenge = 'Bearer realm="citizen-idp"'
+        if exc.description:  # RFC 6750 §3.1: no error code when no token was sent
+            challenge += f', error="invalid_token", error_description="{exc.description}"'
+        headers["WWW-Authenticate"] = challenge
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def error_page(request: Request, title: str, message: str, status_code: int) -> Response:
+    provider: Provider = request.app.state.provider
+    return render(
+        request,
+        provider,
+        "error.html",
+        locale=pick_locale(request),
+        status_code=status_code,
+        title=title,
+        message=message,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OAuthError)
+    async def on_oauth_error(request: Request, exc: OAuthError) -> Response:
+        return oauth_error_response(exc)
+
+    @app.exception_handler(PageError)
+    async def on_page_error(request: Request, exc: PageError) -> Response:
+        return error_page(request, exc.title, exc.message, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if wants_html(request):
+            return error_page(request, "invalid_request_title", "repeated_parameters", 400)
+        return oauth_error_response(InvalidRequest("A parameter is missing or malformed."))
+
+    @app.exception_handler(BodyTooLarge)
+    async def on_too_large(request: Request, exc: BodyTooLarge) -> Response:
+        body = {"error": "invalid_request", "error_description": "The request body is too large."}
+        return JSONResponse(body, status_code=413, headers=NO_STORE)
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(request: Request, exc: HTTPException) -> Response:
+        if wants_html(request):
+            key = "not_found" if exc.status_code == 404 else "method"
+            return error_page(request, f"{key}_title", key, exc.status_code)
+        return JSONResponse(
+            {"error": "not_found" if exc.status_code == 404 else "invalid_request"},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        if wants_html(request):
+            return error_page(request, "server_error_title", "server_error", 500)
+        return JSONResponse({"error": "server_error"}, status_code=500, headers=NO_STORE)
+
+
+def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> FastAPI:
+    """Build the app. The database must already be at the current schema (see idp.migrate)."""
+    engine = make_engine(settings.sqlalchemy_url)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    provider = Provider.build(settings, sessions, load_master_key(settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(sweeper.run(provider))
+        yield
+        task.cancel()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Citizen IdP", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.state.provider = provider
+    app.state.sessionmaker = sessions
+    install_error_handlers(app)
+    for module in (
+        discovery,
+        authorize,
+        token,
+        userinfo,
+        revocation,
+        introspection,
+        end_session,
+        login,
+        consent,
+        account,
+        health,
+    ):
+        app.include_router(module.router)
+    for router in extra_routers:
+        app.include_router(router)
+    static = resources.files("idp.web").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    app.add_middleware(Guard)
+    return app

@@ -1,0 +1,1 @@
+"""How a citizen proves who they are: one module per method, plus sessions."""

@@ -1,0 +1,130 @@
+"""JOSE: the only module that imports python-jose. Parsed key objects, explicit algorithms."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jose import jwk, jwt
+from jose.exceptions import JOSEError
+
+from idp.errors import IdpError
+
+ALGORITHMS = ("RS256", "ES256")  # RS256 is required by OIDC; ES256 on a client's request
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+class JwtRejected(IdpError):
+    """A JWT failed verification: bad signature, unknown key, wrong claims, or expired."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    alg: str
+    key: Any  # a python-jose Key built once from a parsed private key (never from PEM)
+
+
+@dataclass(frozen=True)
+class VerifyKey:
+    kid: str
+    alg: str
+    key: Any
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def public_jwk(private_key: PrivateKey, alg: str) -> dict[str, Any]:
+    """The public JWK with `kid` = RFC 7638 thumbprint, `use` and `alg`."""
+    jwk_dict: dict[str, Any] = jwk.construct(private_key.public_key(), alg).to_dict()
+    members: dict[str, Any] = {
+        k: jwk_dict[k] for k in ("crv", "e", "kty", "n", "x", "y") if k in jwk_dict
+    }
+    return {**members, "kid": thumbprint(members), "use": "sig", "alg": alg}
+
+
+def thumbprint(members: Mapping[str, Any]) -> str:
+    """RFC 7638 §3: SHA-256 of the required members, sorted, without whitespace."""
+    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}[members["kty"]]
+    canonical = json.dumps({k: members[k] for k in required}, separators=(",", ":"))
+    return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def signing_key(private_key: PrivateKey, *, kid: str, alg: str) -> SigningKey:
+    return SigningKey(kid=kid, alg=alg, key=jwk.construct(private_key, alg))
+
+
+def verify_key(public: Mapping[str, Any]) -> VerifyKey:
+    """Build a verification key from a public JWK (its `alg` fixes the algorithm)."""
+    alg = public.get("alg")
+    if alg not in ALGORITHMS:
+        raise JwtRejected("key algorithm not allowed")
+    try:
+        return VerifyKey(
+            kid=str(public.get("kid", "")), alg=alg, key=jwk.construct(dict(public), alg)
+        )
+    except JOSEError as exc:
+        raise JwtRejected("unusable key") from exc
+
+
+def sign(claims: Mapping[str, Any], key: SigningKey, *, typ: str = "JWT") -> str:
+    headers = {"kid": key.kid, "typ": typ}
+    return str(jwt.encode(dict(claims), key.key, algorithm=key.alg, headers=headers))
+
+
+def token_hash(token: str) -> str:
+    """at_hash (OIDC Core §3.1.3.6): left half of SHA-256, for RS256 and ES256 alike."""
+    return b64url(hashlib.sha256(token.encode("ascii")).digest()[:16])
+
+
+def verify(
+    token: str,
+    *,
+    keys: Mapping[str, VerifyKey],
+    issuer: str,
+    audience: str | None,
+    typ: str | None = None,
+    verify_exp: bool = True,
+    leeway: int = 30,
+) -> dict[str, Any]:
+    """Check signature (key chosen by `kid` among ours; its alg must match) and claims.
+
+    `audience=None` skips the audience check: the caller must then check `aud` itself.
+    Raises JwtRejected.
+    """
+    if len(token) > 16_384:
+        raise JwtRejected("token too long")
+    try:
+        header = jwt.get_unverified_header(token)
+    except JOSEError as exc:
+        raise JwtRejected("malformed token") from exc
+    key = keys.get(str(header.get("kid")))
+    if key is None or header.get("alg") != key.alg:
+        raise JwtRejected("unknown key or algorithm")
+    if typ is not None and str(header.get("typ", "")).lower() != typ.lower():
+        raise JwtRejected("wrong token type")
+    options = {
+        "require_exp": True,
+        "require_iat": True,
+        "require_iss": True,
+        "require_aud": audience is not None,
+        "verify_aud": audience is not None,
+        "verify_exp": verify_exp,
+        "verify_at_hash": False,
+        "leeway": leeway,
+    }
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, key.key, algorithms=[key.alg], issuer=issuer, audience=audience, options=options
+        )
+    except (JOSEError, ValueError, TypeError) as exc:
+        raise JwtRejected("invalid token") from exc
+    return claims

@@ -1,0 +1,1 @@
+"""A small sample agency app that signs in through the provider."""

@@ -1,0 +1,1 @@
+"""The OpenID Connect protocol layer: one module per endpoint."""

@@ -1,0 +1,106 @@
+"""Claims: pairwise `sub` (OIDC Core §8.1) and what scopes and claims requests release (§5)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from idp.accounts.models import Citizen
+from idp.crypto.jwt import b64url
+from idp.errors import InvalidRequest
+
+# OIDC Core §5.4, with Khmer-script names as language-tagged claims (§5.2)
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "profile": (
+        "name",
+        "given_name",
+        "family_name",
+        "name#km",
+        "given_name#km",
+        "family_name#km",
+        "locale",
+        "updated_at",
+    ),
+    "email": ("email", "email_verified"),
+    "phone": ("phone_number", "phone_number_verified"),
+    "address": ("address",),
+}
+CLAIMS_SUPPORTED = tuple(sorted({"sub", *(c for cs in SCOPE_CLAIMS.values() for c in cs)}))
+DATA_SCOPES = frozenset(SCOPE_CLAIMS)
+
+
+def pairwise_sub(key: bytes, *, sector: str, citizen_id: str) -> str:
+    """Same citizen and sector: same `sub`; another sector: unrelated. Never the internal id."""
+    mac = hmac.new(key, f"{sector}\x1f{citizen_id}".encode(), hashlib.sha256).digest()
+    return b64url(mac)
+
+
+def parse_claims_request(raw: str | None) -> dict[str, Any] | None:
+    """OIDC Core §5.5: a JSON object with optional `userinfo` and `id_token` members."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest("The claims parameter is not valid JSON.") from exc
+    if not isinstance(value, dict) or not set(value) <= {"userinfo", "id_token"}:
+        raise InvalidRequest("The claims parameter must hold userinfo and/or id_token objects.")
+    for member in value.values():
+        if not isinstance(member, dict) or not all(
+            v is None or isinstance(v, dict) for v in member.values()
+        ):
+            raise InvalidRequest("Each claims member must map claim names to null or objects.")
+    return value
+
+
+def requested_claim_names(claims_request: dict[str, Any] | None) -> frozenset[str]:
+    """Individual claims asked for that we know how to release."""
+    if not claims_request:
+        return frozenset()
+    names = {name for member in claims_request.values() for name in member}
+    return frozenset(names) & frozenset(CLAIMS_SUPPORTED) - {"sub"}
+
+
+def _value(citizen: Citizen, name: str) -> Any:
+    latin = " ".join(p for p in (citizen.given_name, citizen.family_name) if p) or None
+    khmer = " ".join(p for p in (citizen.family_name_km, citizen.given_name_km) if p) or None
+    values: dict[str, Any] = {
+        "name": latin,
+        "given_name": citizen.given_name,
+        "family_name": citizen.family_name,
+        "name#km": khmer,
+        "given_name#km": citizen.given_name_km,
+        "family_name#km": citizen.family_name_km,
+        "locale": citizen.locale,
+        "updated_at": int(citizen.updated_at.timestamp()),
+        "email": citizen.email,
+        "email_verified": citizen.email_verified if citizen.email else None,
+        "phone_number": citizen.phone_number,
+        "phone_number_verified": citizen.phone_number_verified,
+        "address": citizen.address,
+    }
+    return values.get(name)
+
+
+def release(
+    citizen: Citizen,
+    *,
+    scopes: Iterable[str],
+    names: Iterable[str] = (),
+    consented_scopes: frozenset[str],
+    consented_claims: frozenset[str],
+) -> dict[str, Any]:
+    """The claims of `scopes` and `names` that consent covers and the citizen has."""
+    wanted = {c for s in scopes if s in consented_scopes for c in SCOPE_CLAIMS.get(s, ())}
+    wanted |= set(names) & (
+        consented_claims | {c for s in consented_scopes for c in SCOPE_CLAIMS.get(s, ())}
+    )
+    released = {}
+    for name in sorted(wanted):
+        value = _value(citizen, name)
+        if value is not None:
+            released[name] = value
+    return released

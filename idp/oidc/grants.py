@@ -1,0 +1,167 @@
+"""Grants and what hangs from them: single-use codes (RFC 6749 §4.1.2) and rotating refresh
+tokens (RFC 9700 §4.14). Revoking a grant ends every token it issued."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from idp.authn.models import LoginSession
+from idp.db import utcnow
+from idp.errors import InvalidGrant
+from idp.oidc import pkce
+from idp.oidc.models import AuthorizationCode, Grant, RefreshToken, RevokedAccessToken
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_grant(
+    session: Session,
+    *,
+    client_id: str,
+    login: LoginSession,
+    scopes: list[str],
+    claims: dict[str, Any] | None,
+    ttl: timedelta,
+) -> Grant:
+    now = utcnow()
+    grant = Grant(
+        id=secrets.token_hex(16),
+        client_id=client_id,
+        citizen_id=login.citizen_id,
+        scopes=scopes,
+        claims=claims,
+        sid=login.sid,
+        auth_time=login.auth_time,
+        acr=login.acr,
+        amr=login.amr,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(grant)
+    session.flush()
+    return grant
+
+
+def create_code(
+    session: Session,
+    *,
+    grant: Grant,
+    redirect_uri: str,
+    code_challenge: str | None,
+    nonce: str | None,
+    ttl: timedelta,
+) -> str:
+    code = secrets.token_urlsafe(32)
+    session.add(
+        AuthorizationCode(
+            code_hash=_hash(code),
+            grant_id=grant.id,
+            redirect_uri=redirect_uri,
+            code_challenge=code_challenge,
+            nonce=nonce,
+            expires_at=utcnow() + ttl,
+        )
+    )
+    return code
+
+
+def revoke_grant(session: Session, grant_id: str) -> None:
+    session.execute(
+        update(Grant)
+        .where(Grant.id == grant_id, Grant.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def _live_grant(session: Session, grant_id: str, client_id: str) -> Grant:
+    grant = session.get(Grant, grant_id)
+    if grant is None or grant.client_id != client_id:
+        raise InvalidGrant("The grant is not valid for this client.")
+    if grant.revoked_at is not None or grant.expires_at <= utcnow():
+        raise InvalidGrant("The grant was revoked or has expired.")
+    return grant
+
+
+def redeem_code(
+    session: Session, *, client_id: str, code: str, redirect_uri: str | None, verifier: str | None
+) -> tuple[Grant, str | None]:
+    """Spend a code: (grant, nonce). A second redemption revokes what the first issued."""
+    row = session.get(AuthorizationCode, _hash(code))
+    if row is None:
+        raise InvalidGrant("The authorization code is not valid.")
+    spent = session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.code_hash == row.code_hash, AuthorizationCode.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        revoke_grant(session, row.grant_id)  # RFC 6749 §4.1.2: code replay
+        raise InvalidGrant("The authorization code was already used.", keep_changes=True)
+    if row.expires_at <= utcnow():
+        raise InvalidGrant("The authorization code has expired.")
+    grant = _live_grant(session, row.grant_id, client_id)
+    if redirect_uri != row.redirect_uri:
+        raise InvalidGrant("redirect_uri does not match the authorization request.")
+    if row.code_challenge is not None:
+        if verifier is None or not pkce.verifier_matches(verifier, row.code_challenge):
+            raise InvalidGrant("code_verifier does not match the code_challenge.")
+    elif verifier is not None:
+        raise InvalidGrant("code_verifier given but no code_challenge was sent.")
+    return grant, row.nonce
+
+
+def issue_refresh_token(session: Session, grant: Grant) -> str:
+    token = secrets.token_urlsafe(32)  # 256 bits
+    session.add(RefreshToken(token_hash=_hash(token), grant_id=grant.id, created_at=utcnow()))
+    return token
+
+
+def rotate_refresh_token(session: Session, *, client_id: str, token: str) -> tuple[Grant, str]:
+    """Spend a refresh token for a new one; a spent token replayed revokes the family."""
+    row = session.get(RefreshToken, _hash(token))
+    if row is None:
+        raise InvalidGrant("The refresh token is not valid.")
+    grant = _live_grant(session, row.grant_id, client_id)
+    spent = session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == row.token_hash, RefreshToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        revoke_grant(session, grant.id)
+        raise InvalidGrant(
+            "The refresh token was already used; its grant is revoked.", keep_changes=True
+        )
+    return grant, issue_refresh_token(session, grant)
+
+
+def find_refresh_grant(session: Session, token: str) -> Grant | None:
+    row = session.get(RefreshToken, _hash(token))
+    return session.get(Grant, row.grant_id) if row else None
+
+
+def revoke_access_token(session: Session, *, jti: str, expires_at: datetime) -> None:
+    if session.get(RevokedAccessToken, jti) is None:
+        session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
+
+
+def is_access_token_revoked(session: Session, jti: str) -> bool:
+    return session.get(RevokedAccessToken, jti) is not None
+
+
+def sweep(session: Session) -> None:
+    """Delete what has expired (run by the sweeper)."""
+    now = utcnow()
+    session.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at < now))
+    session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now))
+    expired = select(Grant.id).where(Grant.expires_at < now - timedelta(days=1))
+    session.execute(delete(RefreshToken).where(RefreshToken.grant_id.in_(expired)))
+    session.execute(delete(Grant).where(Grant.expires_at < now - timedelta(days=1)))

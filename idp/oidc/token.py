@@ -1,0 +1,164 @@
+"""Token endpoint: OIDC Core §3.1.3, RFC 6749 §4.1.3 and §6, with refresh rotation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+import consent.api
+from idp.accounts.models import Citizen
+from idp.agencies.models import Client
+from idp.db import DbSession, utcnow
+from idp.errors import InvalidGrant, InvalidRequest, InvalidScope, UnsupportedGrantType
+from idp.oidc import claims, grants, tokens
+from idp.oidc.client_auth import authenticate_client
+from idp.oidc.models import Grant
+from idp.oidc.params import Params, read_body
+from idp.provider import Provider, ProviderDep
+
+router = APIRouter()
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def consented_scopes(session: Session, grant: Grant) -> tuple[list[str], consent.api.Consent]:
+    """The grant's scopes that consent still covers; no consent at all ends the grant."""
+    current = consent.api.active(session, subject=grant.citizen_id, recipient=grant.client_id)
+    if current is None:
+        grants.revoke_grant(session, grant.id)
+        raise InvalidGrant("Consent for this client was withdrawn.", keep_changes=True)
+    return [s for s in grant.scopes if s == "openid" or s in current.scopes], current
+
+
+def token_response(
+    session: Session,
+    provider: Provider,
+    *,
+    client: Client,
+    grant: Grant,
+    scopes: list[str],
+    current: consent.api.Consent,
+    nonce: str | None,
+    refresh_token: str | None,
+) -> JSONResponse:
+    settings, keys, now = provider.settings, provider.keys.get(session), utcnow()
+    citizen = session.get(Citizen, grant.citizen_id)
+    if citizen is None:
+        raise InvalidGrant("The account no longer exists.")
+    sub = claims.pairwise_sub(
+        provider.pairwise_key, sector=client.sector_identifier, citizen_id=citizen.id
+    )
+    access_token, _ = tokens.mint_access_token(
+        settings, keys, grant=grant, sub=sub, scopes=scopes, now=now
+    )
+    id_token_claims: dict[str, Any] = {}
+    if grant.claims and "id_token" in grant.claims:
+        id_token_claims = claims.release(
+            citizen,
+            scopes=(),
+            names=grant.claims["id_token"],
+            consented_scopes=current.scopes,
+            consented_claims=current.claims,
+        )
+    id_token = tokens.mint_id_token(
+        settings,
+        keys,
+        grant=grant,
+        sub=sub,
+        alg=client.id_token_signed_response_alg,
+        nonce=nonce,
+        access_token=access_token,
+        extra=id_token_claims,
+        now=now,
+    )
+    body: dict[str, Any] = {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": settings.access_token_ttl_seconds,
+        "id_token": id_token,
+        "scope": " ".join(scopes),
+    }
+    if refresh_token is not None:
+        body["refresh_token"] = refresh_token
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def authorization_code_grant(
+    session: Session, provider: Provider, client: Client, params: Params
+) -> JSONResponse:
+    code = params.get("code")
+    if code is None:
+        raise InvalidRequest("code is required.")
+    grant, nonce = grants.redeem_code(
+        session,
+        client_id=client.client_id,
+        code=code,
+        redirect_uri=params.get("redirect_uri"),
+        verifier=params.get("code_verifier"),
+    )
+    scopes, current = consented_scopes(session, grant)
+    refresh = grants.issue_refresh_token(session, grant) if "offline_access" in scopes else None
+    return token_response(
+        session,
+        provider,
+        client=client,
+        grant=grant,
+        scopes=scopes,
+        current=current,
+        nonce=nonce,
+        refresh_token=refresh,
+    )
+
+
+def refresh_token_grant(
+    session: Session, provider: Provider, client: Client, params: Params
+) -> JSONResponse:
+    token = params.get("refresh_token")
+    if token is None:
+        raise InvalidRequest("refresh_token is required.")
+    grant, new_token = grants.rotate_refresh_token(session, client_id=client.client_id, token=token)
+    scopes, current = consented_scopes(session, grant)
+    asked = params.get("scope")
+    if asked is not None:
+        narrowed = asked.split()
+        if not set(narrowed) <= set(scopes):  # RFC 6749 §6: never more than granted
+            raise InvalidScope("The requested scope exceeds the grant.")
+        scopes = [s for s in scopes if s in narrowed]
+    return token_response(
+        session,
+        provider,
+        client=client,
+        grant=grant,
+        scopes=scopes,
+        current=current,
+        nonce=None,
+        refresh_token=new_token,
+    )
+
+
+GRANT_TYPES = {
+    "authorization_code": authorization_code_grant,
+    "refresh_token": refresh_token_grant,
+}
+
+
+@router.post("/token")
+def token(
+    request: Request,
+    session: DbSession,
+    provider: ProviderDep,
+    params: Annotated[Params, Depends(read_body)],
+) -> JSONResponse:
+    if params.repeated:
+        raise InvalidRequest("Each parameter may appear only once.")
+    client = authenticate_client(session, params, request.headers.get("authorization"))
+    grant_type = params.get("grant_type")
+    if grant_type is None:
+        raise InvalidRequest("grant_type is required.")
+    handler = GRANT_TYPES.get(grant_type)
+    if handler is None:
+        raise UnsupportedGrantType(f"grant_type {grant_type[:40]!r} is not supported.")
+    return handler(session, provider, client, params)

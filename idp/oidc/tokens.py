@@ -1,0 +1,97 @@
+"""Minting ID tokens (OIDC Core §2) and JWT access tokens (RFC 9068)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from idp.crypto import jwt
+from idp.crypto.keys import KeySet
+from idp.db import utcnow
+from idp.errors import InvalidToken
+from idp.oidc import grants
+from idp.oidc.models import Grant
+from idp.settings import Settings
+
+
+def mint_access_token(
+    settings: Settings, keys: KeySet, *, grant: Grant, sub: str, scopes: list[str], now: datetime
+) -> tuple[str, str]:
+    """(token, jti). `aud` is the issuer: the provider's own APIs (userinfo) accept it."""
+    iat = int(now.timestamp())
+    jti = secrets.token_urlsafe(24)
+    claims = {
+        "iss": settings.issuer,
+        "sub": sub,
+        "aud": settings.issuer,
+        "client_id": grant.client_id,
+        "iat": iat,
+        "exp": iat + settings.access_token_ttl_seconds,
+        "jti": jti,
+        "scope": " ".join(scopes),
+        "auth_time": int(grant.auth_time.timestamp()),
+        "acr": grant.acr,
+        "amr": grant.amr,
+        "gid": grant.id,  # the grant, so revoking it reaches every token it issued
+    }
+    return jwt.sign(claims, keys.signing["RS256"], typ="at+jwt"), jti
+
+
+def mint_id_token(
+    settings: Settings,
+    keys: KeySet,
+    *,
+    grant: Grant,
+    sub: str,
+    alg: str,
+    nonce: str | None,
+    access_token: str | None,
+    extra: dict[str, Any],
+    now: datetime,
+) -> str:
+    iat = int(now.timestamp())
+    claims: dict[str, Any] = {
+        **extra,
+        "iss": settings.issuer,
+        "sub": sub,
+        "aud": grant.client_id,
+        "iat": iat,
+        "exp": iat + settings.id_token_ttl_seconds,
+        "auth_time": int(grant.auth_time.timestamp()),
+        "acr": grant.acr,
+        "amr": grant.amr,
+        "sid": grant.sid,
+    }
+    if nonce is not None:
+        claims["nonce"] = nonce
+    if access_token is not None:
+        claims["at_hash"] = jwt.token_hash(access_token)
+    return jwt.sign(claims, keys.signing[alg])
+
+
+def verify_access_token(
+    session: Session, settings: Settings, keys: KeySet, token: str
+) -> tuple[dict[str, Any], Grant]:
+    """Claims and live grant of one of our access tokens. Raises InvalidToken (RFC 6750)."""
+    try:
+        claims = jwt.verify(
+            token,
+            keys=keys.verifying,
+            issuer=settings.issuer,
+            audience=settings.issuer,
+            typ="at+jwt",
+        )
+    except jwt.JwtRejected as exc:
+        raise InvalidToken("The access token is not valid.") from exc
+    grant = session.get(Grant, str(claims.get("gid")))
+    if (
+        grant is None
+        or grant.revoked_at is not None
+        or grant.expires_at <= utcnow()
+        or grants.is_access_token_revoked(session, str(claims.get("jti")))
+    ):
+        raise InvalidToken("The access token was revoked.")
+    return claims, grant

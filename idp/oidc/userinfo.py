@@ -1,0 +1,69 @@
+"""UserInfo endpoint: OIDC Core §5.3, bearer tokens per RFC 6750."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+import consent.api
+from idp.accounts.models import Citizen
+from idp.db import DbSession
+from idp.errors import InvalidRequest, InvalidToken
+from idp.oidc import claims
+from idp.oidc.params import Params, read_query_or_body
+from idp.oidc.tokens import verify_access_token
+from idp.provider import ProviderDep
+
+router = APIRouter()
+
+
+def bearer_token(request: Request, params: Params) -> str:
+    """RFC 6750 §2.1 header, or §2.2 form body on POST; exactly one of them."""
+    header = request.headers.get("authorization")
+    body_token = params.get("access_token") if request.method == "POST" else None
+    if header and body_token:
+        raise InvalidRequest("Send the access token one way only.")
+    if body_token:
+        return body_token
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("")  # §3.1: no error details when no credentials were sent
+    return token.strip()
+
+
+async def userinfo_params(request: Request) -> Params:
+    """POST bodies may be empty or form-encoded; GET takes no parameters."""
+    if request.method == "POST" and request.headers.get("content-type"):
+        return await read_query_or_body(request)
+    return Params(values={}, repeated=frozenset())
+
+
+@router.api_route("/userinfo", methods=["GET", "POST"])
+def userinfo(
+    request: Request,
+    session: DbSession,
+    provider: ProviderDep,
+    params: Annotated[Params, Depends(userinfo_params)],
+) -> JSONResponse:
+    token = bearer_token(request, params)
+    token_claims, grant = verify_access_token(
+        session, provider.settings, provider.keys.get(session), token
+    )
+    current = consent.api.active(session, subject=grant.citizen_id, recipient=grant.client_id)
+    citizen = session.get(Citizen, grant.citizen_id)
+    if current is None or citizen is None:
+        raise InvalidToken("Consent for this client was withdrawn.")
+    names = (grant.claims or {}).get("userinfo", {})
+    body: dict[str, Any] = {
+        **claims.release(
+            citizen,
+            scopes=str(token_claims.get("scope", "")).split(),
+            names=names,
+            consented_scopes=current.scopes,
+            consented_claims=current.claims,
+        ),
+        "sub": token_claims["sub"],
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})

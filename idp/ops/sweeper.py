@@ -1,0 +1,35 @@
+"""Deletes expired short-lived state every few minutes, in every worker (deletes are idempotent)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from idp.authn import sessions, throttle
+from idp.oidc import auth_request, grants
+from idp.provider import Provider
+
+log = logging.getLogger("idp.sweeper")
+
+INTERVAL_SECONDS = 300
+
+
+def sweep_once(provider: Provider) -> None:
+    window = timedelta(seconds=provider.settings.login_failure_window_seconds)
+    with provider.sessions.begin() as session:
+        grants.sweep(session)
+        auth_request.sweep(session)
+        sessions.sweep(session)
+        throttle.sweep(session, window=window)
+
+
+async def run(provider: Provider) -> None:
+    while True:
+        await asyncio.sleep(INTERVAL_SECONDS)
+        try:
+            await asyncio.to_thread(sweep_once, provider)
+        except SQLAlchemyError:
+            log.exception("sweep failed; retrying next time")

@@ -1,0 +1,96 @@
+"""Settings of the provider: every one is an environment variable IDP_ + its name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+class Settings(BaseSettings):
+    """Every setting of the provider, documented where it is declared."""
+
+    model_config = SettingsConfigDict(env_prefix="IDP_", env_file=".env", extra="ignore")
+
+    issuer: str = Field(
+        "http://localhost:8000",
+        description="The `iss` of every token and the base of every endpoint URL; https, "
+        "except http://localhost for development; no trailing slash.",
+    )
+    data_dir: Path = Field(
+        Path("data"), description="Where the SQLite database and the dev master key live."
+    )
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means a SQLite file in data_dir."
+    )
+    master_key: SecretStr | None = Field(
+        None,
+        description="Key-encryption key (32+ random bytes, base64url or any long string) for "
+        "signing keys, pairwise subjects and CSRF tokens. Unset: data_dir/master.key, created "
+        "with mode 0600 on first start (development only).",
+    )
+    code_ttl_seconds: int = Field(60, ge=10, le=600, description="OIDC Core §3.1.2.5")
+    access_token_ttl_seconds: int = Field(300, ge=60, le=3600)
+    id_token_ttl_seconds: int = Field(300, ge=60, le=3600)
+    refresh_token_ttl_seconds: int = Field(
+        30 * 24 * 3600, ge=3600, description="Lifetime of a refresh-token family (offline_access)."
+    )
+    login_ttl_seconds: int = Field(
+        900, ge=60, le=3600, description="How long a pending authorization request waits."
+    )
+    session_idle_seconds: int = Field(1800, ge=60, description="Sign-in session idle timeout.")
+    session_max_seconds: int = Field(
+        12 * 3600, ge=300, description="Sign-in session absolute timeout."
+    )
+    pkce_required_for_confidential: bool = Field(
+        True,
+        description="PKCE (S256) for confidential clients too, as RFC 9700 advises; public "
+        "clients always need it, and `plain` is always refused.",
+    )
+    argon2_memory_kib: int = Field(19456, ge=19456, description="OWASP minimum: 19 MiB.")
+    argon2_time_cost: int = Field(2, ge=2)
+    argon2_parallelism: int = Field(1, ge=1)
+    login_max_failures_per_account: int = Field(
+        5, ge=1, description="Failed sign-ins per identifier in login_failure_window_seconds."
+    )
+    login_max_failures_per_ip: int = Field(
+        50, ge=1, description="Failed sign-ins per client IP in login_failure_window_seconds."
+    )
+    login_failure_window_seconds: int = Field(900, ge=60)
+    key_cache_seconds: int = Field(
+        30, ge=0, le=300, description="How long a worker reuses signing keys read from the DB."
+    )
+    demo: bool = Field(
+        False, description="Mount the sample agency app at /demo (set by `idp serve --demo`)."
+    )
+    default_phone_region: str = Field("KH", description="Region for numbers typed without +.")
+    trusted_proxy_count: int = Field(
+        0, ge=0, description="Proxies in front whose X-Forwarded-For entries are trusted."
+    )
+
+    @field_validator("issuer")
+    @classmethod
+    def require_https_issuer(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.path or parts.query or parts.fragment or not parts.hostname:
+            raise ValueError("issuer must be a scheme and host only, without a path or slash")
+        if parts.scheme == "https":
+            return value
+        if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+            return value
+        raise ValueError("issuer must use https (http only for localhost)")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'idp.db'}"
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    def endpoint(self, path: str) -> str:
+        return f"{self.issuer}{path}"

@@ -1,0 +1,51 @@
+"""The citizen's account page and the language switch."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from idp.accounts.models import Citizen
+from idp.authn import sessions
+from idp.db import DbSession
+from idp.provider import ProviderDep
+from idp.web.i18n import LANG_COOKIE, LOCALES, pick_locale
+from idp.web.render import render
+
+router = APIRouter()
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/account", status_code=303)
+
+
+@router.get("/account")
+def account(request: Request, session: DbSession, provider: ProviderDep) -> Response:
+    login = sessions.current_session(
+        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
+    )
+    if login is None:
+        return RedirectResponse("/login", status_code=303)
+    citizen = session.get(Citizen, login.citizen_id)
+    return render(
+        request, provider, "account.html", locale=pick_locale(request), citizen=citizen, login=login
+    )
+
+
+@router.get("/lang/{locale}")
+def switch_language(locale: str, provider: ProviderDep, next: str = "/account") -> Response:
+    """Remember the chosen language; return only to a path on this site (no open redirect)."""
+    target = next if next.startswith("/") and not next.startswith(("//", "/\\")) else "/account"
+    response = RedirectResponse(target, status_code=303)
+    if locale in LOCALES:
+        response.set_cookie(
+            LANG_COOKIE,
+            locale,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="lax",
+            secure=provider.settings.cookie_secure,
+            path="/",
+        )
+    return response

@@ -1,0 +1,106 @@
+"""Browser steps through the provider's pages, as a citizen would click them."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.testclient import TestClient
+
+from tests.factories import MadeCitizen, MadeClient, pkce_pair
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+TX = re.compile(r'name="tx" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def query_of(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def authorize_params(rp: MadeClient, **extra: Any) -> dict[str, Any]:
+    verifier, challenge = pkce_pair()
+    params = {
+        "response_type": "code",
+        "client_id": rp.client_id,
+        "redirect_uri": rp.redirect_uri,
+        "scope": "openid profile email phone offline_access",
+        "state": "state-123",
+        "nonce": "nonce-456",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "_verifier": verifier,
+    }
+    params.update(extra)
+    return params
+
+
+def sign_in(browser: TestClient, citizen: MadeCitizen, tx: str | None = None) -> str:
+    """Fill in the login form; return where the provider sends the browser next."""
+    page = browser.get("/login", params={"tx": tx} if tx else {})
+    assert page.status_code == 200, page.text
+    form = {
+        "csrf_token": csrf_token(page.text),
+        "phone": citizen.phone_number,
+        "password": citizen.password,
+    }
+    if tx:
+        form["tx"] = tx
+    response = browser.post("/login", data=form)
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
+def approve_consent(browser: TestClient, location: str, decision: str = "approve") -> str:
+    page = browser.get(location)
+    assert page.status_code == 200, page.text
+    tx = TX.search(page.text)
+    assert tx
+    response = browser.post(
+        "/consent",
+        data={"csrf_token": csrf_token(page.text), "tx": tx.group(1), "decision": decision},
+    )
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
+def follow_to_client(
+    browser: TestClient, rp: MadeClient, citizen: MadeCitizen, params: dict[str, Any]
+) -> dict[str, str]:
+    """From /authorize to the client's redirect_uri: sign in and consent as needed."""
+    response = browser.get(
+        "/authorize", params={k: v for k, v in params.items() if not k.startswith("_")}
+    )
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    for _ in range(5):
+        if location.startswith(rp.redirect_uri):
+            return query_of(location)
+        if location.startswith("/login"):
+            location = sign_in(browser, citizen, query_of(location)["tx"])
+        elif location.startswith("/consent"):
+            location = approve_consent(browser, location)
+        else:
+            response = browser.get(location)
+            assert response.status_code == 303, response.text
+            location = response.headers["location"]
+    raise AssertionError(f"stuck at {location}")
+
+
+def redeem(browser: TestClient, rp: MadeClient, code: str, verifier: str) -> Any:
+    return browser.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": rp.redirect_uri,
+            "code_verifier": verifier,
+        },
+        auth=(rp.client_id, rp.client_secret or ""),
+    )
