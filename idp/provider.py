@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.authn.password import PasswordHasher
 from idp.authn.sessions import SessionPolicy
+from idp.authn.throttle import Throttle, make_throttle
 from idp.crypto.keys import KeyCache
 from idp.crypto.master import derive
 from idp.settings import Settings
@@ -24,6 +25,7 @@ class Provider:
     hasher: PasswordHasher
     pairwise_key: bytes
     csrf_key: bytes
+    throttle: Throttle
 
     @classmethod
     def build(cls, settings: Settings, sessions: sessionmaker[Session], master: bytes) -> Provider:
@@ -42,6 +44,10 @@ class Provider:
             ),
             pairwise_key=derive(master, "pairwise-sub"),
             csrf_key=derive(master, "csrf"),
+            throttle=make_throttle(
+                settings.redis_url,
+                window=timedelta(seconds=settings.login_failure_window_seconds),
+            ),
         )
 
     @property

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means a SQLite file in data_dir."
     )
+    redis_url: str = Field(
+        "",
+        description="Redis URL (redis://host:6379/0) for failed-sign-in counters; empty keeps "
+        "them in the database.",
+    )
     master_key: SecretStr | None = Field(
         None,
         description="Key-encryption key (32+ random bytes, base64url or any long string) for "

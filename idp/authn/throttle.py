@@ -1,10 +1,14 @@
-"""Failed sign-in throttling per account and per address, shared by every worker (in SQL)."""
+"""Failed sign-in throttling per account and per address, shared by every worker and host:
+counted in SQL by default, or in Redis when IDP_REDIS_URL is set."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
+import redis
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -22,26 +26,71 @@ def address_key(ip: str) -> str:
     return "ip:" + ip[:64]
 
 
-def require_not_throttled(session: Session, limits: dict[str, int], *, window: timedelta) -> None:
-    """Raise Throttled when any key has reached its limit of failures inside the window."""
-    since = utcnow() - window
-    rows = session.execute(
-        select(AuthFailure.key, func.count())
-        .where(AuthFailure.key.in_(limits), AuthFailure.at > since)
-        .group_by(AuthFailure.key)
-    )
-    counts = {key: count for key, count in rows}
+def _require_under(counts: dict[str, int], limits: dict[str, int]) -> None:
     if any(counts.get(key, 0) >= limit for key, limit in limits.items()):
         raise Throttled("too many failed attempts")
 
 
-def record_failure(session: Session, keys: list[str]) -> None:
-    now = utcnow()
-    session.add_all(AuthFailure(key=key, at=now) for key in keys)
+class Throttle(Protocol):
+    def require_not_throttled(self, session: Session, limits: dict[str, int]) -> None:
+        """Raise Throttled when any key has reached its limit of failures in the window."""
+
+    def record_failure(self, session: Session, keys: list[str]) -> None: ...
+
+    def clear(self, session: Session, key: str) -> None: ...
 
 
-def clear_failures(session: Session, key: str) -> None:
-    session.execute(delete(AuthFailure).where(AuthFailure.key == key))
+@dataclass(frozen=True)
+class SqlThrottle:
+    """One row per failure, counted over a sliding window; the sweeper deletes old rows."""
+
+    window: timedelta
+
+    def require_not_throttled(self, session: Session, limits: dict[str, int]) -> None:
+        rows = session.execute(
+            select(AuthFailure.key, func.count())
+            .where(AuthFailure.key.in_(limits), AuthFailure.at > utcnow() - self.window)
+            .group_by(AuthFailure.key)
+        )
+        _require_under({key: count for key, count in rows}, limits)
+
+    def record_failure(self, session: Session, keys: list[str]) -> None:
+        now = utcnow()
+        session.add_all(AuthFailure(key=key, at=now) for key in keys)
+
+    def clear(self, session: Session, key: str) -> None:
+        session.execute(delete(AuthFailure).where(AuthFailure.key == key))
+
+
+@dataclass(frozen=True)
+class RedisThrottle:
+    """A counter per key that expires one window after its first failure (fixed window)."""
+
+    client: redis.Redis
+    window: timedelta
+
+    def require_not_throttled(self, session: Session, limits: dict[str, int]) -> None:
+        names = list(limits)
+        values = self.client.mget([f"throttle:{k}" for k in names])
+        _require_under({k: int(v) for k, v in zip(names, values, strict=True) if v}, limits)
+
+    def record_failure(self, session: Session, keys: list[str]) -> None:
+        seconds = int(self.window.total_seconds())
+        with self.client.pipeline() as pipe:
+            for key in keys:
+                pipe.incr(f"throttle:{key}")
+                pipe.expire(f"throttle:{key}", seconds, nx=True)
+            pipe.execute()
+
+    def clear(self, session: Session, key: str) -> None:
+        self.client.delete(f"throttle:{key}")
+
+
+def make_throttle(redis_url: str, *, window: timedelta) -> Throttle:
+    if redis_url:
+        client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        return RedisThrottle(client=client, window=window)
+    return SqlThrottle(window=window)
 
 
 def sweep(session: Session, *, window: timedelta) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -117,9 +116,8 @@ def login_submit(
             client_ip(request, settings.trusted_proxy_count)
         ): settings.login_max_failures_per_ip,
     }
-    window = timedelta(seconds=settings.login_failure_window_seconds)
     try:
-        throttle.require_not_throttled(session, keys, window=window)
+        provider.throttle.require_not_throttled(session, keys)
         citizen = accounts.authenticate_password(
             session, hasher=provider.hasher, phone_number=phone, password=password
         )
@@ -134,7 +132,7 @@ def login_submit(
             status_code=429,
         )
     except AuthenticationFailed:
-        throttle.record_failure(session, list(keys))
+        provider.throttle.record_failure(session, list(keys))
         return login_page(
             request,
             session,
@@ -144,7 +142,7 @@ def login_submit(
             error="login_failed",
             status_code=401,
         )
-    throttle.clear_failures(session, next(iter(keys)))
+    provider.throttle.clear(session, next(iter(keys)))
     response = RedirectResponse(after_sign_in(tx), status_code=303)
     sign_in(response, session, provider, citizen, request)
     return response
@@ -178,7 +176,16 @@ def signup_submit(
     fields = ("phone", "email", "given_name", "family_name", "given_name_km", "family_name_km")
     values = {name: (form.get(name) or "").strip() for name in fields}
     password = form.get("password") or ""
+    settings = provider.settings
+    # sign-ups that hit a taken number count as failures of the address: probing which
+    # numbers have accounts is throttled like guessing passwords
+    address = {
+        throttle.address_key(
+            client_ip(request, settings.trusted_proxy_count)
+        ): settings.login_max_failures_per_ip
+    }
     try:
+        provider.throttle.require_not_throttled(session, address)
         if password != (form.get("password_confirm") or ""):
             raise InvalidAccountData("passwords_differ")
         phone = accounts.normalize_phone(
@@ -196,18 +203,20 @@ def signup_submit(
             family_name_km=values["family_name_km"] or None,
             locale=pick_locale(request, params.get("ui_locales")),
         )
-    except InvalidAccountData as exc:
-        locale = pick_locale(request, params.get("ui_locales"))
+    except (InvalidAccountData, Throttled) as exc:
+        error = exc.code if isinstance(exc, InvalidAccountData) else "login_throttled"
+        if error == "phone_taken":
+            provider.throttle.record_failure(session, list(address))
         return render(
             request,
             provider,
             "signup.html",
-            locale=locale,
-            status_code=400,
+            locale=pick_locale(request, params.get("ui_locales")),
+            status_code=429 if error == "login_throttled" else 400,
             tx=tx,
             client=client,
             form=values,
-            error=exc.code,
+            error=error,
         )
     response = RedirectResponse(after_sign_in(tx), status_code=303)
     sign_in(response, session, provider, citizen, request)
