@@ -49,7 +49,8 @@ def home(request: Request, provider: ProviderDep) -> Response:
 
 @router.get("/login")
 def start(provider: ProviderDep) -> Response:
-    state, nonce, verifier = (secrets.token_urlsafe(24) for _ in range(3))
+    state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    verifier = secrets.token_urlsafe(48)  # RFC 7636 §4.1: 43 to 128 characters
     challenge = jwt.b64url(hashlib.sha256(verifier.encode()).digest())
     query = urlencode(
         {
