@@ -98,6 +98,12 @@ class InteractionRequired(OAuthError):
     error = "interaction_required"
 
 
+class UnmetAuthenticationRequirements(OAuthError):
+    """OpenID Connect Core Error Code unmet_authentication_requirements 1.0."""
+
+    error = "unmet_authentication_requirements"
+
+
 class RequestNotSupported(OAuthError):
     error = "request_not_supported"
 
