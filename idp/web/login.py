@@ -55,6 +55,8 @@ def sign_in(
         acr=ACR_SELF_ASSERTED_BASIC,
         policy=provider.session_policy,
     )
+    # a browser-session cookie: it dies with the browser on a shared device; the server
+    # enforces the idle and absolute timeouts either way
     response.set_cookie(
         sessions.COOKIE,
         token,
@@ -62,7 +64,6 @@ def sign_in(
         samesite="lax",
         path="/",
         secure=provider.settings.cookie_secure,
-        max_age=provider.settings.session_max_seconds,
     )
 
 

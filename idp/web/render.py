@@ -43,7 +43,8 @@ def render(
         here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         **context,
     )
-    response = HTMLResponse(html, status_code=status_code)
+    # pages carry CSRF tokens and personal data: never stored by browsers or proxies
+    response = HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
     if new_cookie:
         csrf.set_cookie(response, new_cookie, secure=provider.settings.cookie_secure)
     return response
