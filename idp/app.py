@@ -109,7 +109,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> FastAPI:
     """Build the app. The database must already be at the current schema (see idp.migrate)."""
-    engine = make_engine(settings.sqlalchemy_url)
+    engine = make_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     sessions = sessionmaker(engine, expire_on_commit=False)
     provider = Provider.build(settings, sessions, load_master_key(settings))
 

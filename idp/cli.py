@@ -63,8 +63,15 @@ def prepare_database(settings: Settings, *, upgrade: bool) -> None:
                     "Back it up, then run `idp db upgrade` (or `idp serve --upgrade`)."
                 )
             migrate.upgrade(engine)
+        kek = derive(load_master_key(settings), "signing-keys")
         with sessionmaker(engine).begin() as session:
-            keys.ensure_keys(session, derive(load_master_key(settings), "signing-keys"))
+            keys.ensure_keys(session, kek)
+            keys.load_key_set(session, kek)  # fail here, not on the first token request
+    except keys.WrongMasterKey as exc:
+        raise CliError(
+            "The signing keys in the database do not decrypt with this master key: set "
+            "IDP_MASTER_KEY (or data_dir/master.key) to the one they were created with."
+        ) from exc
     finally:
         engine.dispose()
 
@@ -162,6 +169,8 @@ def cmd_clients_create(args: argparse.Namespace) -> None:
                 post_logout_redirect_uris=args.post_logout_redirect_uri or [],
                 token_endpoint_auth_method=method,
                 scope=" ".join(args.scope) if args.scope else DEFAULT_SCOPE,
+                id_token_signed_response_alg=args.id_token_alg,
+                purpose={k: v for k, v in (("en", args.purpose), ("km", args.purpose_km)) if v},
             )
             out: dict[str, Any] = {
                 "client_id": client.client_id,
@@ -221,6 +230,9 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--public", action="store_true")
     create.add_argument("--auth-method", choices=AUTH_METHODS)
     create.add_argument("--scope", action="append", help="a scope the client may request")
+    create.add_argument("--id-token-alg", choices=("RS256", "ES256"), default="RS256")
+    create.add_argument("--purpose", help="why the agency asks for data, in English")
+    create.add_argument("--purpose-km", help="why the agency asks for data, in Khmer")
     create.set_defaults(func=cmd_clients_create)
     return root
 

@@ -31,3 +31,4 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("uvicorn.error").propagate = True
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -27,6 +27,16 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means a SQLite file in data_dir."
     )
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="PostgreSQL connections each worker keeps open; workers x (pool size + "
+        "overflow) must stay under the server's max_connections.",
+    )
+    db_max_overflow: int = Field(
+        10, ge=0, le=200, description="Extra connections a worker may open under load."
+    )
     redis_url: str = Field(
         "",
         description="Redis URL (redis://host:6379/0) for failed-sign-in counters; empty keeps "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,7 +53,11 @@ def create_citizen(
     phone_number_verified: bool = False,
 ) -> Citizen:
     """Create an account. Raises InvalidAccountData (already taken, weak password, ...)."""
-    problem = password_problem(password, context_words=(phone_number.lstrip("+"),))
+    # the number as stored and as typed: +85512345678 and 012345678 both contain 12345678
+    words = [phone_number.lstrip("+")]
+    with contextlib.suppress(phonenumbers.NumberParseException):
+        words.append(phonenumbers.national_significant_number(phonenumbers.parse(phone_number)))
+    problem = password_problem(password, context_words=tuple(words))
     if problem:
         raise InvalidAccountData(problem)
     if email is not None and (

@@ -98,6 +98,7 @@ def create_client(
     scope: str = DEFAULT_SCOPE,
     id_token_signed_response_alg: str = "RS256",
     client_id: str | None = None,
+    purpose: dict[str, str] | None = None,
 ) -> tuple[Client, str | None]:
     """Register an active client; return it and its secret (shown once, stored hashed)."""
     if token_endpoint_auth_method not in AUTH_METHODS:
@@ -116,6 +117,9 @@ def create_client(
     scopes = set(scope.split()) | {"openid"}
     if not scopes <= SUPPORTED_SCOPES | {"openid"}:
         raise InvalidClientMetadata(f"unknown scopes: {sorted(scopes - SUPPORTED_SCOPES)}")
+    for language, text in (purpose or {}).items():
+        if language not in ("km", "en") or not 1 <= len(text.strip()) <= 500:
+            raise InvalidClientMetadata("purpose must be 1 to 500 characters, in km and/or en")
     secret = None if public else secrets.token_urlsafe(32)
     client = Client(
         client_id=client_id or secrets.token_urlsafe(18),
@@ -128,7 +132,7 @@ def create_client(
         id_token_signed_response_alg=id_token_signed_response_alg,
         sector_identifier=sector_of(redirect_uris),
         status="active",
-        metadata_={},
+        metadata_={"purpose": purpose} if purpose else {},
     )
     session.add(client)
     session.flush()

@@ -39,6 +39,9 @@ class Throttle(Protocol):
 
     def clear(self, session: Session, key: str) -> None: ...
 
+    def is_available(self) -> bool:
+        """Whether the counters can be read now (for /readyz)."""
+
 
 @dataclass(frozen=True)
 class SqlThrottle:
@@ -60,6 +63,9 @@ class SqlThrottle:
 
     def clear(self, session: Session, key: str) -> None:
         session.execute(delete(AuthFailure).where(AuthFailure.key == key))
+
+    def is_available(self) -> bool:
+        return True  # the database is checked on its own
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,12 @@ class RedisThrottle:
 
     def clear(self, session: Session, key: str) -> None:
         self.client.delete(f"throttle:{key}")
+
+    def is_available(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except redis.RedisError:
+            return False
 
 
 def make_throttle(redis_url: str, *, window: timedelta) -> Throttle:

@@ -112,7 +112,9 @@ def verify(
     if typ is not None and str(header.get("typ", "")).lower() != typ.lower():
         raise JwtRejected("wrong token type")
     options = {
-        "require_exp": True,
+        # python-jose verifies every claim it requires, so `exp` is required only when it is
+        # verified; its presence is checked below either way
+        "require_exp": verify_exp,
         "require_iat": True,
         "require_iss": True,
         "require_aud": audience is not None,
@@ -127,4 +129,6 @@ def verify(
         )
     except (JOSEError, ValueError, TypeError) as exc:
         raise JwtRejected("invalid token") from exc
+    if "exp" not in claims:
+        raise JwtRejected("token without exp")
     return claims

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from idp.crypto import jwt
 from idp.crypto.models import SigningKey as SigningKeyRow
 from idp.db import utcnow
+from idp.errors import IdpError
 
 
 def _generate(alg: str) -> jwt.PrivateKey:
@@ -43,8 +45,15 @@ def _encrypt(kek: bytes, private_key: jwt.PrivateKey, kid: str) -> bytes:
     return nonce + AESGCM(kek).encrypt(nonce, der, kid.encode())
 
 
+class WrongMasterKey(IdpError):
+    """The signing keys do not decrypt: IDP_MASTER_KEY is not the one they were made with."""
+
+
 def _decrypt(kek: bytes, blob: bytes, kid: str) -> jwt.PrivateKey:
-    der = AESGCM(kek).decrypt(blob[:12], blob[12:], kid.encode())
+    try:
+        der = AESGCM(kek).decrypt(blob[:12], blob[12:], kid.encode())
+    except InvalidTag as exc:
+        raise WrongMasterKey(kid) from exc
     key = serialization.load_der_private_key(der, password=None)
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise TypeError("stored signing key is neither RSA nor EC")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from idp.oidc.models import PendingAuthorization
 from idp.oidc.params import Params
 
 PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+TX_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,8 @@ def save_pending(session: Session, req: AuthRequest, *, ttl: timedelta) -> str:
 
 
 def load_pending(session: Session, tx: str | None) -> PendingAuthorization:
-    row = session.get(PendingAuthorization, tx) if tx and len(tx) <= 64 else None
+    # only what save_pending makes reaches the database (PostgreSQL refuses NUL in text)
+    row = session.get(PendingAuthorization, tx) if tx and TX_ID.fullmatch(tx) else None
     if row is None or row.expires_at <= utcnow():
         raise PageError("request_expired_title", "request_expired", status_code=400)
     return row

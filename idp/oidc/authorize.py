@@ -14,7 +14,7 @@ import consent.api
 from idp.authn import sessions
 from idp.authn.models import LoginSession
 from idp.db import DbSession, utcnow
-from idp.errors import ConsentRequired, LoginRequired, OAuthError
+from idp.errors import ConsentRequired, InvalidRequest, LoginRequired, OAuthError, PageError
 from idp.oidc import auth_request, grants
 from idp.oidc.auth_request import AuthRequest
 from idp.oidc.claims import requested_claim_names
@@ -22,6 +22,14 @@ from idp.oidc.params import Params, read_query_or_body
 from idp.provider import Provider, ProviderDep
 
 router = APIRouter()
+
+
+async def read_params(request: Request) -> Params:
+    """Malformed parameters get an error page: no redirect_uri is verified yet (§4.1.2.1)."""
+    try:
+        return await read_query_or_body(request)
+    except InvalidRequest as exc:
+        raise PageError("invalid_request_title", "repeated_parameters") from exc
 
 
 def build_request(session: Session, provider: Provider, params: Params) -> AuthRequest:
@@ -124,7 +132,7 @@ def authorize(
     request: Request,
     session: DbSession,
     provider: ProviderDep,
-    params: Annotated[Params, Depends(read_query_or_body)],
+    params: Annotated[Params, Depends(read_params)],
 ) -> Response:
     req = build_request(session, provider, params)
     login = sessions.current_session(

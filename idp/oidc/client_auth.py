@@ -46,7 +46,7 @@ def authenticate_client(session: Session, params: Params, authorization: str | N
         client_id, secret, method = body_id or "", body_secret, "client_secret_post"
     else:
         client_id, secret, method = body_id or "", "", "none"
-    if not client_id or len(client_id) > 64:
+    if not client_id or len(client_id) > 64 or "\x00" in client_id:
         raise InvalidClient("Client authentication failed.")
     client = session.get(Client, client_id)
     if client is None or not client.is_active or client.token_endpoint_auth_method != method:

@@ -12,7 +12,7 @@ from idp.agencies.models import Client
 from idp.authn import sessions
 from idp.crypto import jwt
 from idp.db import DbSession
-from idp.errors import PageError
+from idp.errors import InvalidRequest, PageError
 from idp.oidc.auth_request import redirect_to_client
 from idp.oidc.params import Params, read_query_or_body
 from idp.provider import Provider, ProviderDep
@@ -21,6 +21,14 @@ from idp.web.i18n import pick_locale
 from idp.web.render import render
 
 router = APIRouter()
+
+
+async def read_params(request: Request) -> Params:
+    """Malformed parameters get an error page: this is a page a browser opens."""
+    try:
+        return await read_query_or_body(request)
+    except InvalidRequest as exc:
+        raise PageError("logout_error_title", "logout_bad_hint") from exc
 
 
 def hinted_claims(session: Session, provider: Provider, hint: str | None) -> dict[str, Any] | None:
@@ -70,7 +78,7 @@ def end_session(
     request: Request,
     session: DbSession,
     provider: ProviderDep,
-    params: Annotated[Params, Depends(read_query_or_body)],
+    params: Annotated[Params, Depends(read_params)],
 ) -> Response:
     if params.repeated:
         raise PageError("logout_error_title", "repeated_parameters")

@@ -143,9 +143,12 @@ def rotate_refresh_token(session: Session, *, client_id: str, token: str) -> tup
     return grant, issue_refresh_token(session, grant)
 
 
-def find_refresh_grant(session: Session, token: str) -> Grant | None:
+def find_refresh_grant(session: Session, token: str, *, unspent: bool = False) -> Grant | None:
+    """The grant of a refresh token; with `unspent`, only while the token itself is usable."""
     row = session.get(RefreshToken, _hash(token))
-    return session.get(Grant, row.grant_id) if row else None
+    if row is None or (unspent and row.used_at is not None):
+        return None
+    return session.get(Grant, row.grant_id)
 
 
 def revoke_access_token(session: Session, *, jti: str, expires_at: datetime) -> None:

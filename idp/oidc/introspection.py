@@ -26,7 +26,7 @@ INACTIVE = {"active": False}
 def describe(session: DbSession, provider: Provider, client: Client, token: str) -> dict[str, Any]:
     """What an active token means; inactive for anything invalid, revoked, consent-less or
     issued to another client (§2.2: say nothing more about it)."""
-    grant = grants.find_refresh_grant(session, token)
+    grant = grants.find_refresh_grant(session, token, unspent=True)  # a spent one is inactive
     if grant is not None:
         if grant.client_id != client.client_id or grant.revoked_at or grant.expires_at <= utcnow():
             return INACTIVE

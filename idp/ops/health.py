@@ -22,11 +22,14 @@ async def healthz() -> JSONResponse:
 
 @router.get("/readyz")
 def readyz(provider: ProviderDep) -> JSONResponse:
+    """Ready when every service a sign-in needs answers: the database, and Redis if used."""
     try:
         with provider.sessions() as session:
             session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return JSONResponse({"status": "database unavailable"}, status_code=503)
+    if not provider.throttle.is_available():
+        return JSONResponse({"status": "redis unavailable"}, status_code=503)
     return JSONResponse({"status": "ready"})
 
 

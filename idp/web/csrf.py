@@ -29,7 +29,8 @@ def is_valid(request: Request, key: bytes, token: str | None) -> bool:
     cookie = request.cookies.get(COOKIE)
     if not cookie or not token:
         return False
-    return hmac.compare_digest(_sign(key, cookie), token)
+    # bytes: compare_digest raises TypeError on a str with non-ASCII characters
+    return hmac.compare_digest(_sign(key, cookie).encode(), token.encode())
 
 
 def set_cookie(response: Response, value: str, *, secure: bool) -> None:
