@@ -128,6 +128,7 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
         title="Citizen IdP", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.provider = provider
+    app.state.engine = engine
     app.state.sessionmaker = sessions
     install_error_handlers(app)
     for module in (

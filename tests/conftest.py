@@ -57,16 +57,18 @@ def settings(
         issuer=ISSUER,
         database_url=database_url,
         data_dir=Path(tmp_path_factory.mktemp("data")),
-        master_key=MASTER_KEY,  # type: ignore[arg-type]
+        master_key=MASTER_KEY,
         key_cache_seconds=0,
     )
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, engine: Engine) -> FastAPI:
+def app(settings: Settings, engine: Engine) -> Iterator[FastAPI]:
     with Session(engine) as session, session.begin():
         keys.ensure_keys(session, derive(MASTER_KEY.encode(), "signing-keys"))
-    return create_app(settings)
+    app = create_app(settings)
+    yield app
+    app.state.engine.dispose()
 
 
 @pytest.fixture(scope="session")

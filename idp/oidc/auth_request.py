@@ -194,9 +194,10 @@ def run_checks(req: AuthRequest) -> None:
 
 
 def redirect_to_client(
-    redirect_uri: str, values: dict[str, str | None], *, issuer: str
+    redirect_uri: str, values: dict[str, str | None], *, issuer: str | None
 ) -> RedirectResponse:
-    """Append response parameters (and RFC 9207 `iss`) to the registered redirect_uri."""
+    """Append response parameters to a registered URI; `issuer` adds RFC 9207 `iss` (every
+    authorization response has it; a logout response has no such parameter)."""
     parts = urlsplit(redirect_uri)
     extra = urlencode({k: v for k, v in {**values, "iss": issuer}.items() if v is not None})
     query = f"{parts.query}&{extra}" if parts.query else extra

@@ -67,7 +67,7 @@ def finish(provider: Provider, client: Client | None, params: Params, request: R
     target = params.get("post_logout_redirect_uri")
     if target is not None and client is not None:
         return redirect_to_client(
-            target, {"state": params.get("state")}, issuer=provider.settings.issuer
+            target, {"state": params.get("state")}, issuer=None
         )
     locale = pick_locale(request, params.get("ui_locales"))
     return render(request, provider, "logged_out.html", locale=locale)
