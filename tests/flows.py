@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -104,3 +108,73 @@ def redeem(browser: TestClient, rp: MadeClient, code: str, verifier: str) -> Any
         },
         auth=(rp.client_id, rp.client_secret or ""),
     )
+
+
+def token_post(
+    browser: TestClient,
+    rp: MadeClient,
+    data: dict[str, Any],
+    *,
+    method: str = "client_secret_basic",
+) -> Any:
+    """POST /token authenticating as `rp` with the given client authentication method."""
+    body = dict(data)
+    if method == "client_secret_basic":
+        return browser.post("/token", data=body, auth=(rp.client_id, rp.client_secret or ""))
+    if method == "client_secret_post":
+        body.update(client_id=rp.client_id, client_secret=rp.client_secret or "")
+    else:
+        body["client_id"] = rp.client_id
+    return browser.post("/token", data=body)
+
+
+def obtain_code(
+    browser: TestClient, rp: MadeClient, citizen: MadeCitizen, **extra: Any
+) -> tuple[str, str]:
+    """(code, code_verifier) after signing in and consenting as needed."""
+    params = authorize_params(rp, **extra)
+    result = follow_to_client(browser, rp, citizen, params)
+    assert "code" in result, result
+    return result["code"], params["_verifier"]
+
+
+def obtain_tokens(
+    browser: TestClient,
+    rp: MadeClient,
+    citizen: MadeCitizen,
+    *,
+    method: str = "client_secret_basic",
+    **extra: Any,
+) -> dict[str, Any]:
+    """The token response of a whole code flow for `citizen` at `rp`."""
+    code, verifier = obtain_code(browser, rp, citizen, **extra)
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": rp.redirect_uri,
+        "code_verifier": verifier,
+    }
+    response = token_post(browser, rp, data, method=method)
+    assert response.status_code == 200, response.text
+    tokens: dict[str, Any] = response.json()
+    return tokens
+
+
+def bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}
+
+
+def jwt_part(token: str, index: int) -> dict[str, Any]:
+    """The decoded header (0) or payload (1) of a JWT, unverified: for looking, not trusting."""
+    segment = token.split(".")[index]
+    decoded: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    )
+    return decoded
+
+
+@contextlib.contextmanager
+def other_browser(app: Any) -> Iterator[TestClient]:
+    """A second browser on the same app. It runs no lifespan of its own, whose end would
+    close the app's database engine under the first browser."""
+    yield TestClient(app, base_url="http://localhost", follow_redirects=False)
