@@ -85,6 +85,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(BodyTooLarge)
     async def on_too_large(request: Request, exc: BodyTooLarge) -> Response:
+        # only a chunked body gets here (a declared length is refused at the edge); browsers
+        # send forms with a length, so this is a program and it reads JSON
         body = {"error": "invalid_request", "error_description": "The request body is too large."}
         return JSONResponse(body, status_code=413, headers=NO_STORE)
 

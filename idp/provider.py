@@ -58,7 +58,8 @@ class Provider:
         )
 
 
-def get_provider(request: Request) -> Provider:
+async def get_provider(request: Request) -> Provider:
+    # async: FastAPI runs a plain `def` dependency in the threadpool, a thread hop per request
     provider: Provider = request.app.state.provider
     return provider
 

@@ -66,9 +66,7 @@ def logout_client(session: Session, params: Params, claims: dict[str, Any] | Non
 def finish(provider: Provider, client: Client | None, params: Params, request: Request) -> Response:
     target = params.get("post_logout_redirect_uri")
     if target is not None and client is not None:
-        return redirect_to_client(
-            target, {"state": params.get("state")}, issuer=None
-        )
+        return redirect_to_client(target, {"state": params.get("state")}, issuer=None)
     locale = pick_locale(request, params.get("ui_locales"))
     return render(request, provider, "logged_out.html", locale=locale)
 

@@ -38,8 +38,6 @@ MESSAGES = {
     "csrf_failed": N_("Go back, reload the page and try again."),
     "not_found_title": N_("Page not found"),
     "not_found": N_("Check the address, or go to the home page."),
-    "too_large_title": N_("The request is too large"),
-    "too_large": N_("Go back and try again with less data."),
     "server_error_title": N_("Something went wrong"),
     "server_error": N_("Please try again in a few minutes."),
     "method_title": N_("This page cannot be used that way"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import time
@@ -34,19 +35,36 @@ class BodyTooLarge(Exception):
     """The request body passed MAX_BODY while it was being read."""
 
 
-async def _plain(send: Send, status: int, text: bytes) -> None:
+# Refused before routing, where there is no template or language: small pages in both.
+REFUSALS = {
+    413: ("Body too large", "សំណើនេះធំពេក · This request is too large"),
+    414: ("URI too long", "តំណនេះវែងពេក · This link is too long"),
+}
+AGAIN = "សូមត្រឡប់ទៅសេវានោះវិញ ហើយព្យាយាមម្ដងទៀត។ · Go back to the service and try again."
+
+
+async def _refuse(scope: Scope, send: Send, status: int) -> None:
+    """413 or 414: a JSON error, or a page for a browser."""
+    description, title = REFUSALS[status]
+    if b"text/html" in dict(scope["headers"]).get(b"accept", b""):
+        content_type = b"text/html; charset=utf-8"
+        page = f"<!doctype html><meta charset=utf-8><title>{status}</title><h1>{title}</h1>"
+        body = f"{page}<p>{AGAIN}</p>".encode()
+    else:
+        content_type = b"application/json"
+        body = json.dumps({"error": "invalid_request", "error_description": description}).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS],
+            "headers": [(b"content-type", content_type), *SECURITY_HEADERS],
         }
     )
-    await send({"type": "http.response.body", "body": text})
+    await send({"type": "http.response.body", "body": body})
 
 
 class Guard:
-    """Refuse oversized requests before any route reads them; add headers to every answer."""
+    """Refuse oversized requests before a route reads them; add headers to every answer."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -59,19 +77,17 @@ class Guard:
         request_id = secrets.token_hex(8)
         status_seen = 0
         if len(scope.get("query_string", b"")) > MAX_QUERY:
-            await _plain(
-                send, 414, b'{"error":"invalid_request","error_description":"URI too long"}'
-            )
+            await _refuse(scope, send, 414)
             return
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            await _plain(
-                send, 413, b'{"error":"invalid_request","error_description":"Body too large"}'
-            )
+            await _refuse(scope, send, 413)
             return
         received = 0
 
         async def limited_receive() -> Message:
+            """A chunked body that grows too large raises BodyTooLarge (the app's handler
+            answers it)."""
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))

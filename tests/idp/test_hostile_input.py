@@ -170,9 +170,13 @@ def check(response: Any, kind: str) -> None:
     assert status < 500, body[:500]
     assert not TRACE.search(body), body[:500]
     content_type = response.headers.get("content-type", "")
-    if status in (413, 414):  # refused at the edge, before routing
+    if status in (413, 414) and kind == API:  # refused at the edge, before routing
         assert content_type.startswith("application/json")
         assert response.json()["error"] == "invalid_request"
+    elif status in (413, 414):  # a browser gets a small page in both languages
+        assert content_type.startswith("text/html"), (status, body[:300])
+        assert body.lower().startswith("<!doctype html>")
+        assert "try again" in body
     elif 300 <= status < 400:
         location = response.headers["location"]
         assert location.startswith("/"), location  # only within the site: no client is verified
