@@ -2,50 +2,80 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
-from consent import service
+from consent import receipts, service
 from consent.models import ConsentBase, ConsentRecord
 
 metadata: MetaData = ConsentBase.metadata
+DEFAULT_TTL = service.DEFAULT_TTL
 
 
 @dataclass(frozen=True)
-class Consent:
+class Record:
+    """One entry of a citizen's consent history: a grant or a withdrawal."""
+
     id: int
+    receipt_id: str
+    action: str
     subject: str
     recipient: str
+    controller: str
     scopes: frozenset[str]
     claims: frozenset[str]
+    essential_claims: frozenset[str]
+    declined: frozenset[str]
     purpose: str
-    granted_at: datetime
-    expires_at: datetime
+    language: str
+    recorded_at: datetime
+    expires_at: datetime | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Consent(Record):
+    """An active grant."""
 
     def covers(self, *, scopes: Iterable[str], claims: Iterable[str] = ()) -> bool:
-        return set(scopes) <= self.scopes and set(claims) <= self.claims
+        """Whether a request asks for nothing the citizen has not already answered (granted or
+        declined): only then may the consent screen be skipped."""
+        answered = self.scopes | self.claims | self.declined
+        return set(scopes) <= answered and set(claims) <= answered
+
+    @property
+    def granted_at(self) -> datetime:
+        return self.recorded_at
 
 
-def _view(record: ConsentRecord) -> Consent:
-    return Consent(
-        id=record.id,
-        subject=record.subject,
-        recipient=record.recipient,
-        scopes=frozenset(record.scopes),
-        claims=frozenset(record.claims),
-        purpose=record.purpose,
-        granted_at=record.granted_at,
-        expires_at=record.expires_at,
-    )
+def _fields(record: ConsentRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "receipt_id": record.receipt_id,
+        "action": record.action,
+        "subject": record.subject,
+        "recipient": record.recipient,
+        "controller": record.controller,
+        "scopes": frozenset(record.scopes),
+        "claims": frozenset(record.claims),
+        "essential_claims": frozenset(record.essential_claims),
+        "declined": frozenset(record.declined),
+        "purpose": record.purpose,
+        "language": record.language,
+        "recorded_at": record.recorded_at,
+        "expires_at": record.expires_at,
+        "reason": record.reason,
+    }
 
 
 def active(session: Session, *, subject: str, recipient: str) -> Consent | None:
     record = service.active_consent(session, subject=subject, recipient=recipient)
-    return _view(record) if record else None
+    return Consent(**_fields(record)) if record else None
 
 
 def grant(
@@ -53,32 +83,101 @@ def grant(
     *,
     subject: str,
     recipient: str,
+    controller: str,
     scopes: Iterable[str],
     claims: Iterable[str],
     purpose: str,
     language: str,
     acr: str,
+    essential_claims: Iterable[str] = (),
+    declined: Iterable[str] = (),
+    policy_url: str | None = None,
     purpose_version: str = "1",
     method: str = "consent-screen",
+    ttl: timedelta = DEFAULT_TTL,
 ) -> Consent:
     record = service.record_grant(
         session,
         subject=subject,
         recipient=recipient,
+        controller=controller,
         scopes=scopes,
         claims=claims,
+        essential_claims=essential_claims,
+        declined=declined,
         purpose=purpose,
         purpose_version=purpose_version,
         language=language,
+        policy_url=policy_url,
         method=method,
         acr=acr,
+        ttl=ttl,
     )
-    return _view(record)
+    return Consent(**_fields(record))
 
 
-def withdraw(session: Session, *, subject: str, recipient: str, reason: str) -> bool:
-    return service.withdraw(session, subject=subject, recipient=recipient, reason=reason)
+def withdraw(
+    session: Session, *, subject: str, recipient: str, reason: str, method: str = "account-page"
+) -> Record | None:
+    """Withdraw the active consent of one pair; None when there was none."""
+    record = service.withdraw(
+        session, subject=subject, recipient=recipient, reason=reason, method=method
+    )
+    return Record(**_fields(record)) if record else None
 
 
-def history(session: Session, *, subject: str) -> list[Consent]:
-    return [_view(r) for r in service.history(session, subject=subject)]
+def withdraw_all(
+    session: Session, *, subject: str, reason: str, method: str = "account-page"
+) -> list[Record]:
+    """Withdraw every active consent of a citizen."""
+    withdrawn = []
+    for active_record in service.active_for_subject(session, subject=subject):
+        made = withdraw(
+            session,
+            subject=subject,
+            recipient=active_record.recipient,
+            reason=reason,
+            method=method,
+        )
+        if made is not None:
+            withdrawn.append(made)
+    return withdrawn
+
+
+def active_for_subject(session: Session, *, subject: str) -> list[Consent]:
+    return [Consent(**_fields(r)) for r in service.active_for_subject(session, subject=subject)]
+
+
+def held_by(session: Session, *, recipient: str) -> list[Consent]:
+    return [Consent(**_fields(r)) for r in service.held_by(session, recipient=recipient)]
+
+
+def history(session: Session, *, subject: str) -> list[Record]:
+    return [Record(**_fields(r)) for r in service.history(session, subject=subject)]
+
+
+def receipt(
+    session: Session,
+    *,
+    subject: str,
+    receipt_id: str,
+    issuer: str,
+    jurisdiction: str,
+    describe_recipient: Callable[[str], tuple[str, str]],
+) -> dict[str, Any] | None:
+    """The claims of one of the citizen's receipts (the caller signs them), or None.
+
+    `describe_recipient(recipient)` gives (the citizen's id as that recipient knows it, the
+    recipient's service name): consent itself knows recipients only as opaque strings.
+    """
+    record = service.find_receipt(session, subject=subject, receipt_id=receipt_id)
+    if record is None:
+        return None
+    principal_id, service_name = describe_recipient(record.recipient)
+    return receipts.receipt_claims(
+        record,
+        issuer=issuer,
+        principal_id=principal_id,
+        jurisdiction=jurisdiction,
+        service=service_name,
+    )

@@ -1,10 +1,11 @@
-"""Consent records: append-only; a change is a new record that supersedes the old."""
+"""Consent records: append-only. A grant or a withdrawal is a new row; no row is ever updated,
+so the history of what a citizen agreed to is exactly what was written at the time."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, MetaData, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -15,6 +16,8 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+GRANT, WITHDRAWAL = "grant", "withdrawal"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -39,23 +42,33 @@ class ConsentBase(DeclarativeBase):
 
 
 class ConsentRecord(ConsentBase):
-    """Who (subject) let whom (recipient) have what (scopes, claims), why, when and how."""
+    """Who (subject) let whom (recipient, controller) have what (scopes, claims), why (purpose,
+    its version and language), when (recorded, expires) and how (method, acr); or withdrew it.
+
+    The latest record of a (subject, recipient) pair is its state: a grant that has not
+    expired is the active consent; a withdrawal, or nothing, means no consent.
+    """
 
     __tablename__ = "consent_records"
+    __table_args__ = (Index("ix_consent_records_pair", "subject", "recipient", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject: Mapped[str] = mapped_column(String(64), index=True)
+    receipt_id: Mapped[str] = mapped_column(String(36), unique=True)  # UUID of the receipt
+    action: Mapped[str] = mapped_column(String(16))  # GRANT or WITHDRAWAL
+    subject: Mapped[str] = mapped_column(String(64))  # the citizen's internal id
     recipient: Mapped[str] = mapped_column(String(64), index=True)  # the client_id
-    scopes: Mapped[list[str]] = mapped_column(JSON)
-    claims: Mapped[list[str]] = mapped_column(JSON)
+    controller: Mapped[str] = mapped_column(String(200))  # the agency, as shown
+    scopes: Mapped[list[str]] = mapped_column(JSON)  # granted scopes
+    claims: Mapped[list[str]] = mapped_column(JSON)  # granted claims
+    essential_claims: Mapped[list[str]] = mapped_column(JSON)  # could not be unticked
+    declined: Mapped[list[str]] = mapped_column(JSON)  # scopes and claims left unticked
     purpose: Mapped[str] = mapped_column(String(2000))
     purpose_version: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8))
-    method: Mapped[str] = mapped_column(String(64))  # the screen the citizen answered
-    acr: Mapped[str] = mapped_column(String(100))  # how strongly they were signed in
-    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    withdrawal_reason: Mapped[str | None] = mapped_column(String(200))
+    policy_url: Mapped[str | None] = mapped_column(String(2000))
+    method: Mapped[str] = mapped_column(String(64))  # the screen or channel
+    acr: Mapped[str] = mapped_column(String(100))  # how strongly the citizen was signed in
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # grants only
+    reason: Mapped[str | None] = mapped_column(String(200))  # withdrawals only
     supersedes: Mapped[int | None] = mapped_column(ForeignKey("consent_records.id"))
-    superseded: Mapped[bool] = mapped_column(default=False)

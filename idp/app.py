@@ -19,11 +19,12 @@ from starlette.exceptions import HTTPException
 from idp.crypto.master import load_master_key
 from idp.db import make_engine
 from idp.errors import InvalidClient, InvalidRequest, InvalidToken, OAuthError, PageError
+from idp.events import outbox
 from idp.oidc import authorize, discovery, end_session, introspection, revocation, token, userinfo
 from idp.ops import health, sweeper
 from idp.provider import Provider
 from idp.settings import Settings
-from idp.web import account, consent, login
+from idp.web import account, consent, consents, login
 from idp.web.i18n import pick_locale
 from idp.web.middleware import BodyTooLarge, Guard
 from idp.web.render import render
@@ -121,9 +122,13 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(sweeper.run(provider))
+        tasks = [
+            asyncio.create_task(sweeper.run(provider)),
+            asyncio.create_task(outbox.run(provider)),
+        ]
         yield
-        task.cancel()
+        for task in tasks:
+            task.cancel()
         engine.dispose()
 
     app = FastAPI(
@@ -143,6 +148,7 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
         end_session,
         login,
         consent,
+        consents,
         account,
         health,
     ):

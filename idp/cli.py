@@ -22,6 +22,7 @@ from idp.authn.password import PasswordHasher
 from idp.crypto import keys
 from idp.crypto.master import derive, load_master_key
 from idp.db import make_engine
+from idp.events import outbox
 from idp.logs import configure_logging
 from idp.settings import Settings
 
@@ -171,6 +172,9 @@ def cmd_clients_create(args: argparse.Namespace) -> None:
                 scope=" ".join(args.scope) if args.scope else DEFAULT_SCOPE,
                 id_token_signed_response_alg=args.id_token_alg,
                 purpose={k: v for k, v in (("en", args.purpose), ("km", args.purpose_km)) if v},
+                policy_uri=args.policy_uri,
+                consent_event_uri=args.consent_event_uri,
+                consent_ttl_days=args.consent_ttl_days,
             )
             out: dict[str, Any] = {
                 "client_id": client.client_id,
@@ -181,6 +185,14 @@ def cmd_clients_create(args: argparse.Namespace) -> None:
             _print(out)
     except InvalidClientMetadata as exc:
         raise CliError(f"{exc.error}: {exc.description}") from exc
+
+
+def cmd_events_list(args: argparse.Namespace) -> None:
+    settings = Settings()
+    prepare_database(settings, upgrade=False)
+    with _session(settings) as session:
+        for event in outbox.recent(session, client_id=args.client, limit=args.limit):
+            _print(event)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -233,6 +245,18 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--id-token-alg", choices=("RS256", "ES256"), default="RS256")
     create.add_argument("--purpose", help="why the agency asks for data, in English")
     create.add_argument("--purpose-km", help="why the agency asks for data, in Khmer")
+    create.add_argument("--policy-uri", help="the agency's privacy policy")
+    create.add_argument(
+        "--consent-event-uri", help="where consent withdrawals are pushed (RFC 8935)"
+    )
+    create.add_argument("--consent-ttl-days", type=int, help="consent lifetime (default 365)")
+
+    events = commands.add_parser("events", help="events pushed to agencies")
+    events_commands = events.add_subparsers(dest="events", required=True)
+    list_events = events_commands.add_parser("list", help="delivery status, newest first")
+    list_events.add_argument("--client", help="only this client's events")
+    list_events.add_argument("--limit", type=int, default=50)
+    list_events.set_defaults(func=cmd_events_list)
     create.set_defaults(func=cmd_clients_create)
     return root
 

@@ -2,8 +2,10 @@
 
 from idp.accounts.models import Citizen
 from idp.agencies.models import Client
+from idp.audit.models import AuditEvent
 from idp.authn.models import AuthFailure, LoginSession
 from idp.crypto.models import SigningKey
+from idp.events.models import OutboundEvent
 from idp.oidc.models import (
     AuthorizationCode,
     Grant,
@@ -13,12 +15,14 @@ from idp.oidc.models import (
 )
 
 __all__ = [
+    "AuditEvent",
     "AuthFailure",
     "AuthorizationCode",
     "Citizen",
     "Client",
     "Grant",
     "LoginSession",
+    "OutboundEvent",
     "PendingAuthorization",
     "RefreshToken",
     "RevokedAccessToken",

@@ -9,11 +9,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp.agencies.models import Client
 from idp.authn.password import PasswordHasher
 from idp.authn.sessions import SessionPolicy
 from idp.authn.throttle import Throttle, make_throttle
 from idp.crypto.keys import KeyCache
 from idp.crypto.master import derive
+from idp.oidc.claims import pairwise_sub
 from idp.settings import Settings
 
 
@@ -48,6 +50,12 @@ class Provider:
                 settings.redis_url,
                 window=timedelta(seconds=settings.login_failure_window_seconds),
             ),
+        )
+
+    def subject_for(self, client: Client, citizen_id: str) -> str:
+        """The citizen's `sub` at this client: pairwise per sector (OIDC Core §8.1)."""
+        return pairwise_sub(
+            self.pairwise_key, sector=client.sector_identifier, citizen_id=citizen_id
         )
 
     @property

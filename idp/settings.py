@@ -82,6 +82,16 @@ class Settings(BaseSettings):
     demo: bool = Field(
         False, description="Mount the sample agency app at /demo (set by `idp serve --demo`)."
     )
+    event_retry_seconds: int = Field(
+        5,
+        ge=1,
+        le=300,
+        description="First wait before redelivering an event an agency did not accept; it "
+        "doubles with each try up to an hour.",
+    )
+    jurisdiction: str = Field(
+        "KH", description="ISO 3166 country code whose law governs consent (on receipts)."
+    )
     default_phone_region: str = Field("KH", description="Region for numbers typed without +.")
     trusted_proxy_count: int = Field(
         0, ge=0, description="Proxies in front whose X-Forwarded-For entries are trusted."

@@ -16,6 +16,7 @@ from tests.factories import MadeCitizen, MadeClient, pkce_pair
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TX = re.compile(r'name="tx" value="([^"]+)"')
+CHECKED = re.compile(r'<input type="checkbox" name="(share:[^"]+)" value="1" checked>')
 
 
 def csrf_token(html: str) -> str:
@@ -61,14 +62,29 @@ def sign_in(browser: TestClient, citizen: MadeCitizen, tx: str | None = None) ->
     return response.headers["location"]
 
 
-def approve_consent(browser: TestClient, location: str, decision: str = "approve") -> str:
+def ticked_boxes(html: str, untick: tuple[str, ...] = ()) -> dict[str, str]:
+    """What a browser submits for the consent page's checkboxes: the checked, enabled ones,
+    less those the citizen unticks ("scope:email", "claim:name#km")."""
+    return {
+        name: "1" for name in CHECKED.findall(html) if name.removeprefix("share:") not in untick
+    }
+
+
+def approve_consent(
+    browser: TestClient, location: str, decision: str = "approve", untick: tuple[str, ...] = ()
+) -> str:
     page = browser.get(location)
     assert page.status_code == 200, page.text
     tx = TX.search(page.text)
     assert tx
     response = browser.post(
         "/consent",
-        data={"csrf_token": csrf_token(page.text), "tx": tx.group(1), "decision": decision},
+        data={
+            "csrf_token": csrf_token(page.text),
+            "tx": tx.group(1),
+            "decision": decision,
+            **ticked_boxes(page.text, untick),
+        },
     )
     assert response.status_code == 303, response.text
     return response.headers["location"]

@@ -47,6 +47,20 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def is_web_url(url: str) -> bool:
+    """https, or http on loopback; no user name, password or fragment; at most 2000 chars."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    if len(url) > 2000 or parts.fragment or parts.username or parts.password:
+        return False
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    return parts.scheme == "http" and is_loopback(parts.hostname)
+
+
 def require_valid_redirect_uri(uri: str, *, public: bool) -> None:
     """Exact URIs only: https, or http on loopback; no fragment, wildcard or userinfo."""
     problem = None
@@ -99,6 +113,9 @@ def create_client(
     id_token_signed_response_alg: str = "RS256",
     client_id: str | None = None,
     purpose: dict[str, str] | None = None,
+    policy_uri: str | None = None,
+    consent_event_uri: str | None = None,
+    consent_ttl_days: int | None = None,
 ) -> tuple[Client, str | None]:
     """Register an active client; return it and its secret (shown once, stored hashed)."""
     if token_endpoint_auth_method not in AUTH_METHODS:
@@ -120,6 +137,17 @@ def create_client(
     for language, text in (purpose or {}).items():
         if language not in ("km", "en") or not 1 <= len(text.strip()) <= 500:
             raise InvalidClientMetadata("purpose must be 1 to 500 characters, in km and/or en")
+    for name, url in (("policy_uri", policy_uri), ("consent_event_uri", consent_event_uri)):
+        if url is not None and not is_web_url(url):
+            raise InvalidClientMetadata(f"{name} must be an https URL (http only on localhost)")
+    if consent_ttl_days is not None and not 1 <= consent_ttl_days <= 3650:
+        raise InvalidClientMetadata("consent_ttl_days must be 1 to 3650")
+    extras = {
+        "purpose": purpose,
+        "policy_uri": policy_uri,
+        "consent_event_uri": consent_event_uri,
+        "consent_ttl_days": consent_ttl_days,
+    }
     secret = None if public else secrets.token_urlsafe(32)
     client = Client(
         client_id=client_id or secrets.token_urlsafe(18),
@@ -132,7 +160,7 @@ def create_client(
         id_token_signed_response_alg=id_token_signed_response_alg,
         sector_identifier=sector_of(redirect_uris),
         status="active",
-        metadata_={"purpose": purpose} if purpose else {},
+        metadata_={k: v for k, v in extras.items() if v},
     )
     session.add(client)
     session.flush()

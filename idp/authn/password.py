@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import threading
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -10,6 +12,13 @@ from passlib.context import CryptContext
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128  # SP 800-63B: accept at least 64
+
+
+def _hashing_slots() -> threading.BoundedSemaphore:
+    """One argon2 computation at a time per usable core: each needs its memory cost in RAM
+    and cache, and 40 threads interleaving on one core hashed a third slower than one."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ()
+    return threading.BoundedSemaphore(len(usable) or os.cpu_count() or 1)
 
 
 @cache
@@ -41,6 +50,7 @@ class PasswordHasher:
     """argon2id with parameters from settings; `verify` re-hashes when they were raised."""
 
     context: CryptContext
+    slots: threading.BoundedSemaphore = field(default_factory=_hashing_slots, compare=False)
 
     @classmethod
     def argon2(cls, *, memory_kib: int, time_cost: int, parallelism: int) -> PasswordHasher:
@@ -54,12 +64,14 @@ class PasswordHasher:
         return cls(context=context)
 
     def hash(self, password: str) -> str:
-        return str(self.context.hash(password))
+        with self.slots:
+            return str(self.context.hash(password))
 
     def verify(self, password: str, stored: str | None) -> tuple[bool, str | None]:
         """(matches, new hash or None). Unknown accounts cost the same as wrong passwords."""
-        if stored is None or len(password) > MAX_LENGTH:
-            self.context.dummy_verify()
-            return False, None
-        ok, new_hash = self.context.verify_and_update(password, stored)
+        with self.slots:  # the dummy path waits alike: timing tells nothing more
+            if stored is None or len(password) > MAX_LENGTH:
+                self.context.dummy_verify()
+                return False, None
+            ok, new_hash = self.context.verify_and_update(password, stored)
         return bool(ok), new_hash

@@ -55,20 +55,30 @@ def needs_login(req: AuthRequest, login: LoginSession | None, *, asked_at: float
     return max_age is not None and utcnow().timestamp() - auth_time > max_age
 
 
-def needs_consent(session: Session, req: AuthRequest, login: LoginSession) -> bool:
+def covering_consent(
+    session: Session, req: AuthRequest, login: LoginSession
+) -> consent.api.Consent | None:
+    """The active consent that answers everything this request asks, unless prompt=consent."""
     if "consent" in req.prompt:
-        return True
+        return None
     current = consent.api.active(session, subject=login.citizen_id, recipient=req.client.client_id)
     names = requested_claim_names(req.claims)
-    return current is None or not current.covers(scopes=req.consent_scopes, claims=names)
+    if current is None or not current.covers(scopes=req.consent_scopes, claims=names):
+        return None
+    return current
 
 
 def issue_code(
-    session: Session, provider: Provider, req: AuthRequest, login: LoginSession
+    session: Session,
+    provider: Provider,
+    req: AuthRequest,
+    login: LoginSession,
+    granted: consent.api.Consent,
 ) -> Response:
-    """Record the grant, mint a single-use code and send the citizen back to the client."""
+    """Record the grant of what consent allows, mint a single-use code, and send the citizen
+    back to the client."""
     settings = provider.settings
-    scopes = req.scopes
+    scopes = ["openid", *(s for s in req.consent_scopes if s in granted.scopes)]
     lifetime = (
         settings.refresh_token_ttl_seconds
         if "offline_access" in scopes
@@ -109,14 +119,15 @@ def proceed(
             raise LoginRequired("The citizen is not signed in.")
         tx = tx or auth_request.save_pending(session, req, ttl=_login_ttl(provider))
         return _redirect("/login", tx)
-    if needs_consent(session, req, login):
+    granted = covering_consent(session, req, login)
+    if granted is None:
         if "none" in req.prompt:
             raise ConsentRequired("The citizen has not consented to this request.")
         tx = tx or auth_request.save_pending(session, req, ttl=_login_ttl(provider))
         return _redirect("/consent", tx)
     if tx is not None:
         auth_request.drop_pending(session, tx)
-    return issue_code(session, provider, req, login)
+    return issue_code(session, provider, req, login, granted)
 
 
 def _login_ttl(provider: Provider) -> timedelta:

@@ -64,6 +64,19 @@ def requested_claim_names(claims_request: dict[str, Any] | None) -> frozenset[st
     return frozenset(names) & frozenset(CLAIMS_SUPPORTED) - {"sub"}
 
 
+def essential_claim_names(claims_request: dict[str, Any] | None) -> frozenset[str]:
+    """Claims the request marks {"essential": true} (OIDC Core §5.5.1)."""
+    if not claims_request:
+        return frozenset()
+    names = {
+        name
+        for member in claims_request.values()
+        for name, spec in member.items()
+        if isinstance(spec, dict) and spec.get("essential") is True
+    }
+    return frozenset(names) & frozenset(CLAIMS_SUPPORTED) - {"sub"}
+
+
 def _value(citizen: Citizen, name: str) -> Any:
     latin = " ".join(p for p in (citizen.given_name, citizen.family_name) if p) or None
     khmer = " ".join(p for p in (citizen.family_name_km, citizen.given_name_km) if p) or None
@@ -85,19 +98,16 @@ def _value(citizen: Citizen, name: str) -> Any:
     return values.get(name)
 
 
+def claims_of(scopes: Iterable[str]) -> set[str]:
+    return {claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())}
+
+
 def release(
-    citizen: Citizen,
-    *,
-    scopes: Iterable[str],
-    names: Iterable[str] = (),
-    consented_scopes: frozenset[str],
-    consented_claims: frozenset[str],
+    citizen: Citizen, *, scopes: Iterable[str], names: Iterable[str] = (), consented: frozenset[str]
 ) -> dict[str, Any]:
-    """The claims of `scopes` and `names` that consent covers and the citizen has."""
-    wanted = {c for s in scopes if s in consented_scopes for c in SCOPE_CLAIMS.get(s, ())}
-    wanted |= set(names) & (
-        consented_claims | {c for s in consented_scopes for c in SCOPE_CLAIMS.get(s, ())}
-    )
+    """The claims that `scopes` and `names` ask for, the consent grants (claim by claim) and
+    the citizen has."""
+    wanted = (claims_of(scopes) | set(names)) & consented
     released = {}
     for name in sorted(wanted):
         value = _value(citizen, name)

@@ -81,6 +81,19 @@ def revoke_grant(session: Session, grant_id: str) -> None:
     )
 
 
+def revoke_grants_of(session: Session, *, citizen_id: str, client_id: str) -> None:
+    """End every grant one client holds for one citizen: refresh tokens and access tokens die."""
+    session.execute(
+        update(Grant)
+        .where(
+            Grant.citizen_id == citizen_id,
+            Grant.client_id == client_id,
+            Grant.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+
+
 def _live_grant(session: Session, grant_id: str, client_id: str) -> Grant:
     grant = session.get(Grant, grant_id)
     if grant is None or grant.client_id != client_id:

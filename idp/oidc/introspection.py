@@ -11,7 +11,6 @@ import consent.api
 from idp.agencies.models import Client
 from idp.db import DbSession, utcnow
 from idp.errors import InvalidRequest, InvalidToken
-from idp.oidc import claims as claim_rules
 from idp.oidc import grants
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.params import Params, read_body
@@ -35,9 +34,7 @@ def describe(session: DbSession, provider: Provider, client: Client, token: str)
             "scope": " ".join(grant.scopes),
             "exp": int(grant.expires_at.timestamp()),
             "iat": int(grant.created_at.timestamp()),
-            "sub": claim_rules.pairwise_sub(
-                provider.pairwise_key, sector=client.sector_identifier, citizen_id=grant.citizen_id
-            ),
+            "sub": provider.subject_for(client, grant.citizen_id),
         }
     else:
         try:

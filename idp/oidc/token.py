@@ -48,9 +48,7 @@ def token_response(
     citizen = session.get(Citizen, grant.citizen_id)
     if citizen is None:
         raise InvalidGrant("The account no longer exists.")
-    sub = claims.pairwise_sub(
-        provider.pairwise_key, sector=client.sector_identifier, citizen_id=citizen.id
-    )
+    sub = provider.subject_for(client, citizen.id)
     access_token, _ = tokens.mint_access_token(
         settings, keys, grant=grant, sub=sub, scopes=scopes, now=now
     )
@@ -60,8 +58,7 @@ def token_response(
             citizen,
             scopes=(),
             names=grant.claims["id_token"],
-            consented_scopes=current.scopes,
-            consented_claims=current.claims,
+            consented=current.claims,
         )
     id_token = tokens.mint_id_token(
         settings,

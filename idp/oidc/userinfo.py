@@ -61,8 +61,7 @@ def userinfo(
             citizen,
             scopes=str(token_claims.get("scope", "")).split(),
             names=names,
-            consented_scopes=current.scopes,
-            consented_claims=current.claims,
+            consented=current.claims,
         ),
         "sub": token_claims["sub"],
     }

@@ -1,4 +1,5 @@
-"""The consent page: what the agency asks for and why; approve grants exactly that."""
+"""The consent page: each piece of data the agency asks for and why; the citizen may untick
+what is optional, and approving grants exactly what was left ticked."""
 
 from __future__ import annotations
 
@@ -6,16 +7,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
-import consent.api
+from idp.accounts.consents import grant_consent, purpose_of
 from idp.authn import sessions
+from idp.authn.models import LoginSession
 from idp.db import DbSession
 from idp.errors import AccessDenied, OAuthError
 from idp.oidc import auth_request
+from idp.oidc.auth_request import AuthRequest
 from idp.oidc.authorize import build_request, issue_code
-from idp.oidc.claims import requested_claim_names
+from idp.oidc.consent_choice import answer, items_for
+from idp.oidc.models import PendingAuthorization
 from idp.oidc.params import Params
-from idp.provider import ProviderDep
+from idp.provider import Provider, ProviderDep
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
 from idp.web.render import render
@@ -23,29 +28,35 @@ from idp.web.render import render
 router = APIRouter()
 
 
-@router.get("/consent")
-def consent_form(
-    request: Request, session: DbSession, provider: ProviderDep, tx: str = ""
-) -> Response:
+def pending_request(
+    session: Session, provider: Provider, request: Request, tx: str | None
+) -> tuple[PendingAuthorization, AuthRequest, LoginSession | None]:
     pending = auth_request.load_pending(session, tx)
     req = build_request(session, provider, Params(values=pending.params, repeated=frozenset()))
     login = sessions.current_session(
         session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
     )
+    return pending, req, login
+
+
+@router.get("/consent")
+def consent_form(
+    request: Request, session: DbSession, provider: ProviderDep, tx: str = ""
+) -> Response:
+    pending, req, login = pending_request(session, provider, request, tx)
     if login is None:
-        return RedirectResponse(f"/login?tx={tx}", status_code=303)
+        return RedirectResponse(f"/login?tx={pending.id}", status_code=303)
     locale = pick_locale(request, req.get("ui_locales"))
-    purposes = req.client.metadata_.get("purpose", {})
     return render(
         request,
         provider,
         "consent.html",
         locale=locale,
-        tx=tx,
+        tx=pending.id,
         client=req.client,
-        scopes=req.consent_scopes,
-        claims=sorted(requested_claim_names(req.claims)),
-        purpose=purposes.get(locale) or purposes.get("en"),
+        items=items_for(req),
+        purpose=purpose_of(req.client, locale),
+        policy_uri=req.client.metadata_.get("policy_uri"),
     )
 
 
@@ -57,11 +68,7 @@ def consent_submit(
     form: Annotated[Params, Depends(read_form)],
 ) -> Response:
     require_csrf(request, provider, form)
-    pending = auth_request.load_pending(session, form.get("tx"))
-    req = build_request(session, provider, Params(values=pending.params, repeated=frozenset()))
-    login = sessions.current_session(
-        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
-    )
+    pending, req, login = pending_request(session, provider, request, form.get("tx"))
     if login is None:
         return RedirectResponse(f"/login?tx={pending.id}", status_code=303)
     auth_request.drop_pending(session, pending.id)
@@ -69,18 +76,14 @@ def consent_submit(
         auth_request.run_checks(req)
         if form.get("decision") != "approve":
             raise AccessDenied("The citizen declined.")
-        locale = pick_locale(request, req.get("ui_locales"))
-        purposes = req.client.metadata_.get("purpose", {})
-        consent.api.grant(
+        granted = grant_consent(
             session,
-            subject=login.citizen_id,
-            recipient=req.client.client_id,
-            scopes=req.consent_scopes,
-            claims=requested_claim_names(req.claims),
-            purpose=purposes.get(locale) or purposes.get("en") or req.client.client_name,
-            language=locale,
+            client=req.client,
+            citizen_id=login.citizen_id,
+            answer=answer(items_for(req), form.values),
+            locale=pick_locale(request, req.get("ui_locales")),
             acr=login.acr,
         )
-        return issue_code(session, provider, req, login)
+        return issue_code(session, provider, req, login, granted)
     except OAuthError as exc:
         return auth_request.redirect_error(req, exc, issuer=provider.settings.issuer)

@@ -62,3 +62,26 @@ SCOPE_TEXT = {
     "address": N_("Your address"),
     "offline_access": N_("Access to this information while you are not signed in"),
 }
+
+CLAIM_TEXT = {
+    "name": N_("Your full name in Latin letters"),
+    "given_name": N_("Your given name in Latin letters"),
+    "family_name": N_("Your family name in Latin letters"),
+    "name#km": N_("Your full name in Khmer"),
+    "given_name#km": N_("Your given name in Khmer"),
+    "family_name#km": N_("Your family name in Khmer"),
+    "locale": N_("Your language"),
+    "updated_at": N_("When your profile last changed"),
+    "email": N_("Your email address"),
+    "email_verified": N_("Whether your email address is confirmed"),
+    "phone_number": N_("Your mobile phone number"),
+    "phone_number_verified": N_("Whether your phone number is confirmed"),
+    "address": N_("Your address"),
+}
+
+
+def item_text(key: str) -> str:
+    """The English text of a consent item ("scope:email", "claim:name#km"), for translation."""
+    kind, _, name = key.partition(":")
+    table = SCOPE_TEXT if kind == "scope" else CLAIM_TEXT
+    return table.get(name, name)

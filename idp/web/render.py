@@ -8,10 +8,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from idp.oidc.claims import claims_of
 from idp.provider import Provider
 from idp.web import csrf
 from idp.web.i18n import LOCALES, translations
-from idp.web.messages import MESSAGES, SCOPE_TEXT
+from idp.web.messages import MESSAGES, item_text
 
 env = Environment(
     loader=PackageLoader("idp.web", "templates"),
@@ -19,7 +20,7 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-env.globals.update(messages=MESSAGES, scope_text=SCOPE_TEXT)
+env.globals.update(messages=MESSAGES, item_text=item_text, claimed_by_scopes=claims_of)
 
 
 def render(

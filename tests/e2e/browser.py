@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import requests
 
 from tests.factories import MadeCitizen
+from tests.flows import ticked_boxes
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TX = re.compile(r'name="tx" value="([^"]+)"')
@@ -93,12 +94,16 @@ class Browser:
         assert response.status_code == 303, (response.status_code, response.text[:500])
         return response.headers["location"]
 
-    def answer_consent(self, location: str, decision: str = "approve") -> str:
+    def answer_consent(
+        self, location: str, decision: str = "approve", untick: tuple[str, ...] = ()
+    ) -> str:
+        """Submit the consent form as a browser would: the checked boxes, less `untick`."""
         page = self.show(location)
         form = {
             "csrf_token": hidden(CSRF, page.text),
             "tx": hidden(TX, page.text),
             "decision": decision,
+            **ticked_boxes(page.text, untick),
         }
         response = self.post("/consent", data=form)
         assert response.status_code == 303, (response.status_code, response.text[:500])

@@ -1,0 +1,1 @@
+"""The audit trail: who did what, when. Never token values, secrets or personal data."""
