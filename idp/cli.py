@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from idp import migrate
 from idp.accounts import service as accounts
 from idp.accounts.service import InvalidAccountData
-from idp.agencies.service import AUTH_METHODS, DEFAULT_SCOPE, InvalidClientMetadata, create_client
+from idp.agencies.metadata import AUTH_METHODS, DEFAULT_SCOPE, InvalidClientMetadata
+from idp.agencies.service import create_client
 from idp.authn.password import PasswordHasher
 from idp.crypto import keys
 from idp.crypto.master import derive, load_master_key
@@ -171,7 +172,8 @@ def cmd_clients_create(args: argparse.Namespace) -> None:
                 token_endpoint_auth_method=method,
                 scope=" ".join(args.scope) if args.scope else DEFAULT_SCOPE,
                 id_token_signed_response_alg=args.id_token_alg,
-                purpose={k: v for k, v in (("en", args.purpose), ("km", args.purpose_km)) if v},
+                purpose={k: v for k, v in (("en", args.purpose), ("km", args.purpose_km)) if v}
+                or None,
                 policy_uri=args.policy_uri,
                 consent_event_uri=args.consent_event_uri,
                 consent_ttl_days=args.consent_ttl_days,

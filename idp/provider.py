@@ -9,6 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp.agencies.fetch import Fetcher
+from idp.agencies.keys import ClientKeys
 from idp.agencies.models import Client
 from idp.authn.password import PasswordHasher
 from idp.authn.sessions import SessionPolicy
@@ -28,6 +30,7 @@ class Provider:
     pairwise_key: bytes
     csrf_key: bytes
     throttle: Throttle
+    client_keys: ClientKeys
 
     @classmethod
     def build(cls, settings: Settings, sessions: sessionmaker[Session], master: bytes) -> Provider:
@@ -46,6 +49,7 @@ class Provider:
             ),
             pairwise_key=derive(master, "pairwise-sub"),
             csrf_key=derive(master, "csrf"),
+            client_keys=ClientKeys(fetcher=Fetcher(allow_http_loopback=settings.is_development)),
             throttle=make_throttle(
                 settings.redis_url,
                 window=timedelta(seconds=settings.login_failure_window_seconds),

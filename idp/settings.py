@@ -114,6 +114,12 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'idp.db'}"
 
     @property
+    def is_development(self) -> bool:
+        """An http://localhost issuer: loopback http URLs may then be fetched (agencies' test
+        keys and sector documents); a production provider fetches https only."""
+        return self.issuer.startswith("http://")
+
+    @property
     def cookie_secure(self) -> bool:
         return self.issuer.startswith("https://")
 

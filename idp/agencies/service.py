@@ -1,34 +1,37 @@
-"""Clients of relying agencies: registration rules and secrets."""
+"""Agencies and their clients: registration, updates, approval, suspension, secrets and the
+tokens of RFC 7591 (initial access) and RFC 7592 (registration access)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from idp.agencies.models import Client
-from idp.errors import IdpError
+from idp.agencies.fetch import Fetcher
+from idp.agencies.metadata import DEFAULT_SCOPE, Registration, validate
+from idp.agencies.models import (
+    ACTIVE,
+    PENDING,
+    SUSPENDED,
+    Agency,
+    AgencyMember,
+    Client,
+    InitialAccessToken,
+)
+from idp.db import utcnow
+from idp.oidc import grants
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-DEFAULT_SCOPE = "openid profile email phone address offline_access"
-SUPPORTED_SCOPES = frozenset(DEFAULT_SCOPE.split())
-
-
-class InvalidClientMetadata(IdpError):
-    """Client metadata that cannot be registered (RFC 7591 §3.2.2); says what to fix."""
-
-    def __init__(self, description: str, *, error: str = "invalid_client_metadata") -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
+LOCAL = Fetcher(allow_http_loopback=True)  # operators' and tests' own documents
 
 
 def hash_secret(secret: str) -> str:
-    """Secrets are 256-bit random: a fast hash is enough, nothing to brute-force."""
+    """Secrets and tokens are 256-bit random: a fast hash is enough, nothing to brute-force."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -38,68 +41,171 @@ def secret_matches(client: Client, secret: str) -> bool:
     return hmac.compare_digest(client.client_secret_hash, hash_secret(secret))
 
 
-def is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address((host or "").strip("[]")).is_loopback
-    except ValueError:
-        return False
+def _new_secret(method: str) -> str | None:
+    return (
+        secrets.token_urlsafe(32)
+        if method in ("client_secret_basic", "client_secret_post")
+        else None
+    )
 
 
-def is_web_url(url: str) -> bool:
-    """https, or http on loopback; no user name, password or fragment; at most 2000 chars."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return False
-    if len(url) > 2000 or parts.fragment or parts.username or parts.password:
-        return False
-    if parts.scheme == "https":
-        return bool(parts.hostname)
-    return parts.scheme == "http" and is_loopback(parts.hostname)
+@dataclass(frozen=True)
+class Issued:
+    """What registration hands out once: only hashes are kept."""
+
+    client: Client
+    client_secret: str | None
+    registration_access_token: str
 
 
-def require_valid_redirect_uri(uri: str, *, public: bool) -> None:
-    """Exact URIs only: https, or http on loopback; no fragment, wildcard or userinfo."""
-    problem = None
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        problem = "is not a valid URL"
-    else:
-        if len(uri) > 2000:
-            problem = "is longer than 2000 characters"
-        elif parts.fragment or "#" in uri:
-            problem = "has a fragment"
-        elif "*" in uri:
-            problem = "has a wildcard"
-        elif parts.username or parts.password:
-            problem = "has a user name or password"
-        elif (parts.scheme == "https" and parts.hostname) or (
-            parts.scheme == "http" and is_loopback(parts.hostname)
+def _apply(client: Client, registration: Registration) -> None:
+    client.client_name = registration.client_name
+    client.redirect_uris = registration.redirect_uris
+    client.post_logout_redirect_uris = registration.post_logout_redirect_uris
+    client.grant_types = registration.grant_types
+    client.token_endpoint_auth_method = registration.token_endpoint_auth_method
+    client.jwks = registration.jwks
+    client.jwks_uri = registration.jwks_uri
+    client.scope = registration.scope
+    client.id_token_signed_response_alg = registration.id_token_signed_response_alg
+    client.subject_type = registration.subject_type
+    client.sector_identifier = registration.sector_identifier
+    client.metadata_ = registration.document
+
+
+def register_client(
+    session: Session,
+    document: dict[str, Any],
+    *,
+    agency: Agency | None,
+    status: str,
+    fetcher: Fetcher,
+    client_id: str | None = None,
+) -> Issued:
+    """Validate and store a client (raises InvalidClientMetadata); the secret and the
+    registration access token are returned once."""
+    registration = validate(document, agency=agency, fetcher=fetcher)
+    secret = _new_secret(registration.token_endpoint_auth_method)
+    token = secrets.token_urlsafe(32)
+    client = Client(
+        client_id=client_id or secrets.token_urlsafe(18),
+        agency_id=agency.id if agency else None,
+        client_secret_hash=hash_secret(secret) if secret else None,
+        registration_token_hash=hash_secret(token),
+        status=status,
+    )
+    _apply(client, registration)
+    session.add(client)
+    session.flush()
+    return Issued(client, secret, token)
+
+
+def update_client(
+    session: Session, client: Client, document: dict[str, Any], *, fetcher: Fetcher
+) -> str | None:
+    """Replace a client's metadata (RFC 7592 §2.2). A new redirect URI, scope or sector goes
+    back to an administrator: the client is pending again. Returns a new secret when the
+    change of authentication method needs one."""
+    registration = validate(document, agency=client.agency, fetcher=fetcher)
+    widened = (
+        not set(registration.redirect_uris) <= set(client.redirect_uris)
+        or not set(registration.scope.split()) <= client.allowed_scopes
+        or registration.sector_identifier != client.sector_identifier
+    )
+    secret = None
+    if registration.token_endpoint_auth_method != client.token_endpoint_auth_method:
+        secret = _new_secret(registration.token_endpoint_auth_method)
+        client.client_secret_hash = hash_secret(secret) if secret else None
+    _apply(client, registration)
+    if widened and client.status == ACTIVE:
+        client.status = PENDING
+    session.flush()
+    return secret
+
+
+def rotate_secret(session: Session, client: Client) -> str | None:
+    """A new secret; the old one stops working at once. None for clients without secrets."""
+    secret = _new_secret(client.token_endpoint_auth_method)
+    if secret is not None:
+        client.client_secret_hash = hash_secret(secret)
+        session.flush()
+    return secret
+
+
+def set_client_status(session: Session, client: Client, status: str) -> None:
+    client.status = status
+    if status != ACTIVE:
+        grants.revoke_grants_of(session, client_id=client.client_id)
+    session.flush()
+
+
+def set_agency_status(session: Session, agency: Agency, status: str) -> None:
+    """Suspending an agency stops all its clients at once, tokens included."""
+    agency.status = status
+    if status == SUSPENDED:
+        for client_id in session.scalars(
+            select(Client.client_id).where(Client.agency_id == agency.id)
         ):
-            problem = None
-        elif public and parts.scheme not in ("http", "https", "") and "." in parts.scheme:
-            problem = None  # RFC 8252 §7.1: a private-use scheme in reverse-domain form
-        else:
-            problem = "must use https (http only on localhost)"
-    if problem:
-        raise InvalidClientMetadata(
-            f"redirect_uri {uri[:200]!r} {problem}", error="invalid_redirect_uri"
-        )
+            grants.revoke_grants_of(session, client_id=client_id)
+    session.flush()
 
 
-def sector_of(redirect_uris: list[str]) -> str:
-    """OIDC Core §8.1: the host of the redirect URIs, which must then share one host."""
-    hosts = {urlsplit(uri).hostname or urlsplit(uri).scheme for uri in redirect_uris}
-    if len(hosts) != 1:
-        raise InvalidClientMetadata(
-            "redirect_uris on several hosts need a sector_identifier_uri, not yet supported"
+def delete_client(session: Session, client: Client) -> None:
+    session.execute(delete(Client).where(Client.client_id == client.client_id))
+
+
+def create_agency(
+    session: Session, *, name: str, sector: str | None = None, contacts: list[str] | None = None
+) -> Agency:
+    agency = Agency(
+        id=secrets.token_hex(8),
+        name=name.strip()[:200],
+        sector=sector,
+        contacts=contacts or [],
+        status=ACTIVE,
+    )
+    session.add(agency)
+    session.flush()
+    return agency
+
+
+def add_member(session: Session, *, agency: Agency, citizen_id: str) -> None:
+    if session.get(AgencyMember, (agency.id, citizen_id)) is None:
+        session.add(AgencyMember(agency_id=agency.id, citizen_id=citizen_id))
+        session.flush()
+
+
+def agencies_of(session: Session, citizen_id: str) -> list[Agency]:
+    query = select(Agency).join(AgencyMember).where(AgencyMember.citizen_id == citizen_id)
+    return list(session.scalars(query))
+
+
+def issue_initial_token(session: Session, *, agency: Agency, ttl: timedelta) -> str:
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        InitialAccessToken(
+            token_hash=hash_secret(token), agency_id=agency.id, created_at=now, expires_at=now + ttl
         )
-    return hosts.pop()
+    )
+    return token
+
+
+def agency_of_initial_token(session: Session, token: str) -> Agency | None:
+    row = session.get(InitialAccessToken, hash_secret(token))
+    if row is None or row.expires_at <= utcnow():
+        return None
+    agency = session.get(Agency, row.agency_id)
+    return agency if agency is not None and agency.status == ACTIVE else None
+
+
+def client_of_registration_token(session: Session, client_id: str, token: str) -> Client | None:
+    client = session.get(Client, client_id) if len(client_id) <= 64 else None
+    if client is None or client.registration_token_hash is None:
+        return None
+    if not hmac.compare_digest(client.registration_token_hash, hash_secret(token)):
+        return None
+    return client
 
 
 def create_client(
@@ -112,56 +218,22 @@ def create_client(
     scope: str = DEFAULT_SCOPE,
     id_token_signed_response_alg: str = "RS256",
     client_id: str | None = None,
-    purpose: dict[str, str] | None = None,
-    policy_uri: str | None = None,
-    consent_event_uri: str | None = None,
-    consent_ttl_days: int | None = None,
+    agency: Agency | None = None,
+    **extra: Any,
 ) -> tuple[Client, str | None]:
-    """Register an active client; return it and its secret (shown once, stored hashed)."""
-    if token_endpoint_auth_method not in AUTH_METHODS:
-        raise InvalidClientMetadata(f"token_endpoint_auth_method must be one of {AUTH_METHODS}")
-    if id_token_signed_response_alg not in ("RS256", "ES256"):
-        raise InvalidClientMetadata("id_token_signed_response_alg must be RS256 or ES256")
-    if not client_name.strip() or len(client_name) > 200:
-        raise InvalidClientMetadata("client_name must have 1 to 200 characters")
-    if not redirect_uris:
-        raise InvalidClientMetadata(
-            "at least one redirect_uri is required", error="invalid_redirect_uri"
-        )
-    public = token_endpoint_auth_method == "none"
-    for uri in [*redirect_uris, *(post_logout_redirect_uris or [])]:
-        require_valid_redirect_uri(uri, public=public)
-    scopes = set(scope.split()) | {"openid"}
-    if not scopes <= SUPPORTED_SCOPES | {"openid"}:
-        raise InvalidClientMetadata(f"unknown scopes: {sorted(scopes - SUPPORTED_SCOPES)}")
-    for language, text in (purpose or {}).items():
-        if language not in ("km", "en") or not 1 <= len(text.strip()) <= 500:
-            raise InvalidClientMetadata("purpose must be 1 to 500 characters, in km and/or en")
-    for name, url in (("policy_uri", policy_uri), ("consent_event_uri", consent_event_uri)):
-        if url is not None and not is_web_url(url):
-            raise InvalidClientMetadata(f"{name} must be an https URL (http only on localhost)")
-    if consent_ttl_days is not None and not 1 <= consent_ttl_days <= 3650:
-        raise InvalidClientMetadata("consent_ttl_days must be 1 to 3650")
-    extras = {
-        "purpose": purpose,
-        "policy_uri": policy_uri,
-        "consent_event_uri": consent_event_uri,
-        "consent_ttl_days": consent_ttl_days,
+    """An operator's client, active at once (`idp clients create`): the same rules as a
+    registration. `extra` holds further metadata (purpose, policy_uri, consent_event_uri ...)."""
+    document = {
+        "client_name": client_name,
+        "redirect_uris": redirect_uris,
+        "post_logout_redirect_uris": post_logout_redirect_uris or [],
+        "token_endpoint_auth_method": token_endpoint_auth_method,
+        "scope": scope,
+        "id_token_signed_response_alg": id_token_signed_response_alg,
+        "grant_types": ["authorization_code", "refresh_token"],
+        **{k: v for k, v in extra.items() if v is not None},
     }
-    secret = None if public else secrets.token_urlsafe(32)
-    client = Client(
-        client_id=client_id or secrets.token_urlsafe(18),
-        client_secret_hash=hash_secret(secret) if secret else None,
-        client_name=client_name.strip(),
-        redirect_uris=list(redirect_uris),
-        post_logout_redirect_uris=list(post_logout_redirect_uris or []),
-        token_endpoint_auth_method=token_endpoint_auth_method,
-        scope=" ".join(sorted(scopes)),
-        id_token_signed_response_alg=id_token_signed_response_alg,
-        sector_identifier=sector_of(redirect_uris),
-        status="active",
-        metadata_={k: v for k, v in extras.items() if v},
+    issued = register_client(
+        session, document, agency=agency, status=ACTIVE, fetcher=LOCAL, client_id=client_id
     )
-    session.add(client)
-    session.flush()
-    return client, secret
+    return issued.client, issued.client_secret

@@ -75,6 +75,61 @@ def verify_key(public: Mapping[str, Any]) -> VerifyKey:
         raise JwtRejected("unusable key") from exc
 
 
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def client_key(member: Mapping[str, Any]) -> VerifyKey:
+    """A client's public signing key: RSA of 2048 bits or more, or EC P-256; never a private
+    or symmetric key. The algorithm follows from the key type (a given `alg` must agree)."""
+    kty = member.get("kty")
+    alg = {"RSA": "RS256", "EC": "ES256"}.get(str(kty))
+    if alg is None:
+        raise JwtRejected("keys must be RSA or EC (P-256)")
+    if PRIVATE_MEMBERS & set(member):
+        raise JwtRejected("the JWKS holds private key material: publish public keys only")
+    if member.get("alg", alg) != alg or member.get("use", "sig") != "sig":
+        raise JwtRejected(f"a {kty} key here signs with {alg} (use sig)")
+    if kty == "EC" and member.get("crv") != "P-256":
+        raise JwtRejected("EC keys must be on P-256")
+    key = verify_key({**member, "alg": alg})
+    if kty == "RSA" and key.key.prepared_key.key_size < 2048:
+        raise JwtRejected("RSA keys must have at least 2048 bits")
+    return key
+
+
+def client_keys(jwks: Any) -> list[VerifyKey]:
+    """Parse a client's JWKS (RFC 7517 §5). Raises JwtRejected saying what is wrong."""
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise JwtRejected('a JWKS is an object {"keys": [...]} with at least one key')
+    if len(jwks["keys"]) > 20:
+        raise JwtRejected("a JWKS may hold at most 20 keys")
+    keys = [client_key(member) for member in jwks["keys"] if isinstance(member, dict)]
+    if len(keys) != len(jwks["keys"]):
+        raise JwtRejected("every key must be a JSON object")
+    if len(keys) > 1 and not all(k.kid for k in keys):
+        raise JwtRejected("with several keys, each needs a kid")
+    return keys
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT before its signature is checked: only to find whose key to use."""
+    try:
+        claims = jwt.get_unverified_claims(token)
+    except JOSEError as exc:
+        raise JwtRejected("malformed token") from exc
+    if not isinstance(claims, dict):
+        raise JwtRejected("malformed token")
+    return claims
+
+
+def unverified_kid(token: str) -> str | None:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except JOSEError as exc:
+        raise JwtRejected("malformed token") from exc
+    return str(kid) if kid is not None else None
+
+
 def sign(claims: Mapping[str, Any], key: SigningKey, *, typ: str = "JWT") -> str:
     headers = {"kid": key.kid, "typ": typ}
     return str(jwt.encode(dict(claims), key.key, algorithm=key.alg, headers=headers))
@@ -93,6 +148,7 @@ def verify(
     audience: str | None,
     typ: str | None = None,
     verify_exp: bool = True,
+    require_iat: bool = True,
     leeway: int = 30,
 ) -> dict[str, Any]:
     """Check signature (key chosen by `kid` among ours; its alg must match) and claims.
@@ -106,7 +162,11 @@ def verify(
         header = jwt.get_unverified_header(token)
     except JOSEError as exc:
         raise JwtRejected("malformed token") from exc
-    key = keys.get(str(header.get("kid")))
+    kid = header.get("kid")
+    if kid is None and len(keys) == 1:  # a JWKS of one key need not name it
+        key: VerifyKey | None = next(iter(keys.values()))
+    else:
+        key = keys.get(str(kid))
     if key is None or header.get("alg") != key.alg:
         raise JwtRejected("unknown key or algorithm")
     if typ is not None and str(header.get("typ", "")).lower() != typ.lower():
@@ -115,7 +175,7 @@ def verify(
         # python-jose verifies every claim it requires, so `exp` is required only when it is
         # verified; its presence is checked below either way
         "require_exp": verify_exp,
-        "require_iat": True,
+        "require_iat": require_iat,
         "require_iss": True,
         "require_aud": audience is not None,
         "verify_aud": audience is not None,

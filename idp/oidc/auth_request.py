@@ -14,8 +14,8 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from idp.agencies.metadata import CITIZEN_SCOPES
 from idp.agencies.models import Client
-from idp.agencies.service import SUPPORTED_SCOPES
 from idp.authn.assurance import SUPPORTED_ACR_VALUES
 from idp.db import utcnow
 from idp.errors import (
@@ -55,7 +55,7 @@ class AuthRequest:
     def scopes(self) -> list[str]:
         """Requested scopes we know of, in a stable order; unknown ones are ignored."""
         asked = set((self.get("scope") or "").split())
-        return sorted(asked & (SUPPORTED_SCOPES | {"openid"}))
+        return sorted(asked & CITIZEN_SCOPES)
 
     @property
     def consent_scopes(self) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from idp.agencies.service import SUPPORTED_SCOPES
+from idp.agencies.metadata import CITIZEN_SCOPES
 from idp.authn.assurance import SUPPORTED_ACR_VALUES
 from idp.crypto.jwt import ALGORITHMS
 from idp.oidc.claims import CLAIMS_SUPPORTED
@@ -33,7 +33,7 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint": at("/revoke"),
         "introspection_endpoint": at("/introspect"),
         "end_session_endpoint": at("/logout"),
-        "scopes_supported": sorted(SUPPORTED_SCOPES | {"openid"}),
+        "scopes_supported": sorted(CITIZEN_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],

@@ -81,17 +81,13 @@ def revoke_grant(session: Session, grant_id: str) -> None:
     )
 
 
-def revoke_grants_of(session: Session, *, citizen_id: str, client_id: str) -> None:
-    """End every grant one client holds for one citizen: refresh tokens and access tokens die."""
-    session.execute(
-        update(Grant)
-        .where(
-            Grant.citizen_id == citizen_id,
-            Grant.client_id == client_id,
-            Grant.revoked_at.is_(None),
-        )
-        .values(revoked_at=utcnow())
-    )
+def revoke_grants_of(session: Session, *, client_id: str, citizen_id: str | None = None) -> None:
+    """End every grant a client holds (for one citizen, or for all): its refresh tokens and
+    access tokens stop working at once."""
+    query = update(Grant).where(Grant.client_id == client_id, Grant.revoked_at.is_(None))
+    if citizen_id is not None:
+        query = query.where(Grant.citizen_id == citizen_id)
+    session.execute(query.values(revoked_at=utcnow()))
 
 
 def _live_grant(session: Session, grant_id: str, client_id: str) -> Grant:

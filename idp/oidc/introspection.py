@@ -43,13 +43,16 @@ def describe(session: DbSession, provider: Provider, client: Client, token: str)
             )
         except InvalidToken:
             return INACTIVE
-        if grant.client_id != client.client_id:
+        if str(access.get("client_id")) != client.client_id:
             return INACTIVE
         body = {
             "token_type": "Bearer",
             **{k: access[k] for k in ("scope", "exp", "iat", "sub", "jti", "aud") if k in access},
         }
-    if consent.api.active(session, subject=grant.citizen_id, recipient=grant.client_id) is None:
+    if (
+        grant is not None
+        and consent.api.active(session, subject=grant.citizen_id, recipient=grant.client_id) is None
+    ):
         return INACTIVE
     return {"active": True, "client_id": client.client_id, "iss": provider.settings.issuer, **body}
 
@@ -63,7 +66,9 @@ def introspect(
 ) -> JSONResponse:
     if params.repeated:
         raise InvalidRequest("Each parameter may appear only once.")
-    client = authenticate_client(session, params, request.headers.get("authorization"))
+    client = authenticate_client(
+        session, provider, params, request.headers.get("authorization"), endpoint="/introspect"
+    )
     token = params.get("token")
     if token is None:
         raise InvalidRequest("token is required.")

@@ -30,7 +30,9 @@ def revoke(
 ) -> Response:
     if params.repeated:
         raise InvalidRequest("Each parameter may appear only once.")
-    client = authenticate_client(session, params, request.headers.get("authorization"))
+    client = authenticate_client(
+        session, provider, params, request.headers.get("authorization"), endpoint="/revoke"
+    )
     token = params.get("token")
     if token is None:
         raise InvalidRequest("token is required.")
@@ -43,13 +45,13 @@ def revoke(
             grants.revoke_grant(session, refresh_grant.id)
         return Response(status_code=200, headers={"Cache-Control": "no-store"})
     try:
-        claims, grant = verify_access_token(
+        claims, _ = verify_access_token(
             session, provider.settings, provider.keys.get(session), token
         )
     except InvalidToken:
         pass  # §2.2: an invalid or unknown token is not an error
     else:
-        if grant.client_id == client.client_id:
+        if str(claims.get("client_id")) == client.client_id:
             expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
             grants.revoke_access_token(session, jti=str(claims["jti"]), expires_at=expires)
     return Response(status_code=200, headers={"Cache-Control": "no-store"})

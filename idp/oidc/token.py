@@ -10,9 +10,16 @@ from sqlalchemy.orm import Session
 
 import consent.api
 from idp.accounts.models import Citizen
+from idp.agencies.metadata import CITIZEN_SCOPES
 from idp.agencies.models import Client
 from idp.db import DbSession, utcnow
-from idp.errors import InvalidGrant, InvalidRequest, InvalidScope, UnsupportedGrantType
+from idp.errors import (
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
 from idp.oidc import claims, grants, tokens
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.models import Grant
@@ -97,7 +104,8 @@ def authorization_code_grant(
         verifier=params.get("code_verifier"),
     )
     scopes, current = consented_scopes(session, grant)
-    refresh = grants.issue_refresh_token(session, grant) if "offline_access" in scopes else None
+    refreshable = "offline_access" in scopes and "refresh_token" in client.grant_types
+    refresh = grants.issue_refresh_token(session, grant) if refreshable else None
     return token_response(
         session,
         provider,
@@ -136,9 +144,32 @@ def refresh_token_grant(
     )
 
 
+def client_credentials_grant(
+    session: Session, provider: Provider, client: Client, params: Params
+) -> JSONResponse:
+    """RFC 6749 §4.4: the agency's own API scopes, never a citizen's data."""
+    allowed = client.allowed_scopes - CITIZEN_SCOPES
+    asked = params.get("scope")
+    scopes = sorted(allowed if asked is None else set(asked.split()))
+    if not set(scopes) <= allowed:
+        raise InvalidScope("Only the client's registered API scopes can be requested here.")
+    settings, keys = provider.settings, provider.keys.get(session)
+    token = tokens.mint_client_token(
+        settings, keys, client_id=client.client_id, scopes=scopes, now=utcnow()
+    )
+    body = {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": settings.access_token_ttl_seconds,
+        "scope": " ".join(scopes),
+    }
+    return JSONResponse(body, headers=NO_STORE)
+
+
 GRANT_TYPES = {
     "authorization_code": authorization_code_grant,
     "refresh_token": refresh_token_grant,
+    "client_credentials": client_credentials_grant,
 }
 
 
@@ -151,11 +182,15 @@ def token(
 ) -> JSONResponse:
     if params.repeated:
         raise InvalidRequest("Each parameter may appear only once.")
-    client = authenticate_client(session, params, request.headers.get("authorization"))
+    client = authenticate_client(
+        session, provider, params, request.headers.get("authorization"), endpoint="/token"
+    )
     grant_type = params.get("grant_type")
     if grant_type is None:
         raise InvalidRequest("grant_type is required.")
     handler = GRANT_TYPES.get(grant_type)
     if handler is None:
         raise UnsupportedGrantType(f"grant_type {grant_type[:40]!r} is not supported.")
+    if grant_type not in client.grant_types:
+        raise UnauthorizedClient(f"This client is not registered for {grant_type}.")
     return handler(session, provider, client, params)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from idp.agencies.models import Client
 from idp.crypto import jwt
 from idp.crypto.keys import KeySet
 from idp.db import utcnow
@@ -72,10 +73,29 @@ def mint_id_token(
     return jwt.sign(claims, keys.signing[alg])
 
 
+def mint_client_token(
+    settings: Settings, keys: KeySet, *, client_id: str, scopes: list[str], now: datetime
+) -> str:
+    """An access token of the client itself (client_credentials): no citizen, no grant."""
+    iat = int(now.timestamp())
+    claims = {
+        "iss": settings.issuer,
+        "sub": client_id,
+        "aud": settings.issuer,
+        "client_id": client_id,
+        "iat": iat,
+        "exp": iat + settings.access_token_ttl_seconds,
+        "jti": secrets.token_urlsafe(24),
+        "scope": " ".join(scopes),
+    }
+    return jwt.sign(claims, keys.signing["RS256"], typ="at+jwt")
+
+
 def verify_access_token(
     session: Session, settings: Settings, keys: KeySet, token: str
-) -> tuple[dict[str, Any], Grant]:
-    """Claims and live grant of one of our access tokens. Raises InvalidToken (RFC 6750)."""
+) -> tuple[dict[str, Any], Grant | None]:
+    """Claims and live grant of one of our access tokens; the grant is None for a client's
+    own token (client_credentials). Raises InvalidToken (RFC 6750)."""
     try:
         claims = jwt.verify(
             token,
@@ -86,12 +106,14 @@ def verify_access_token(
         )
     except jwt.JwtRejected as exc:
         raise InvalidToken("The access token is not valid.") from exc
+    if grants.is_access_token_revoked(session, str(claims.get("jti"))):
+        raise InvalidToken("The access token was revoked.")
+    if "gid" not in claims:
+        client = session.get(Client, str(claims.get("client_id")))
+        if client is None or not client.is_active:
+            raise InvalidToken("The client of this token is not active.")
+        return claims, None
     grant = session.get(Grant, str(claims.get("gid")))
-    if (
-        grant is None
-        or grant.revoked_at is not None
-        or grant.expires_at <= utcnow()
-        or grants.is_access_token_revoked(session, str(claims.get("jti")))
-    ):
+    if grant is None or grant.revoked_at is not None or grant.expires_at <= utcnow():
         raise InvalidToken("The access token was revoked.")
     return claims, grant

@@ -51,6 +51,8 @@ def userinfo(
     token_claims, grant = verify_access_token(
         session, provider.settings, provider.keys.get(session), token
     )
+    if grant is None:
+        raise InvalidToken("This token was issued to a client, not for a citizen.")
     current = consent.api.active(session, subject=grant.citizen_id, recipient=grant.client_id)
     citizen = session.get(Citizen, grant.citizen_id)
     if current is None or citizen is None:

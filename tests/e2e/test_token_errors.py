@@ -132,7 +132,7 @@ def test_wrong_client_secret_is_invalid_client_with_a_challenge(
     ("grant_type", "error"),
     [
         ("password", "unsupported_grant_type"),
-        ("client_credentials", "unsupported_grant_type"),
+        ("client_credentials", "unauthorized_client"),
         ("urn:ietf:params:oauth:grant-type:device_code", "unsupported_grant_type"),
         ("", "invalid_request"),
     ],

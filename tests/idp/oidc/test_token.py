@@ -352,9 +352,16 @@ def test_withdrawn_consent_ends_refresh(
 
 
 def test_unsupported_grant_type(client: TestClient, rp: MadeClient) -> None:
-    for grant_type in ("password", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt"):
+    for grant_type in ("password", "urn:ietf:params:oauth:grant-type:jwt"):
         response = token_post(client, rp, {"grant_type": grant_type})
         assert_error(response, 400, "unsupported_grant_type")
+
+
+def test_grant_type_not_registered_is_unauthorized_client(
+    client: TestClient, rp: MadeClient
+) -> None:
+    response = token_post(client, rp, {"grant_type": "client_credentials"})
+    assert_error(response, 400, "unauthorized_client")
 
 
 def test_missing_grant_type_is_invalid_request(client: TestClient, rp: MadeClient) -> None:
