@@ -20,7 +20,16 @@ from idp.crypto.master import load_master_key
 from idp.db import make_engine
 from idp.errors import InvalidClient, InvalidRequest, InvalidToken, OAuthError, PageError
 from idp.events import outbox
-from idp.oidc import authorize, discovery, end_session, introspection, revocation, token, userinfo
+from idp.oidc import (
+    authorize,
+    discovery,
+    end_session,
+    introspection,
+    registration,
+    revocation,
+    token,
+    userinfo,
+)
 from idp.ops import health, sweeper
 from idp.provider import Provider
 from idp.settings import Settings
@@ -146,6 +155,7 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
         revocation,
         introspection,
         end_session,
+        registration,
         login,
         consent,
         consents,

@@ -31,9 +31,11 @@ class Provider:
     csrf_key: bytes
     throttle: Throttle
     client_keys: ClientKeys
+    fetcher: Fetcher
 
     @classmethod
     def build(cls, settings: Settings, sessions: sessionmaker[Session], master: bytes) -> Provider:
+        fetcher = Fetcher(allow_http_loopback=settings.is_development)
         return cls(
             settings=settings,
             sessions=sessions,
@@ -49,7 +51,8 @@ class Provider:
             ),
             pairwise_key=derive(master, "pairwise-sub"),
             csrf_key=derive(master, "csrf"),
-            client_keys=ClientKeys(fetcher=Fetcher(allow_http_loopback=settings.is_development)),
+            client_keys=ClientKeys(fetcher=fetcher),
+            fetcher=fetcher,
             throttle=make_throttle(
                 settings.redis_url,
                 window=timedelta(seconds=settings.login_failure_window_seconds),
@@ -57,10 +60,11 @@ class Provider:
         )
 
     def subject_for(self, client: Client, citizen_id: str) -> str:
-        """The citizen's `sub` at this client: pairwise per sector (OIDC Core §8.1)."""
-        return pairwise_sub(
-            self.pairwise_key, sector=client.sector_identifier, citizen_id=citizen_id
-        )
+        """The citizen's `sub` at this client: pairwise per sector (OIDC Core §8.1); a client
+        an administrator allowed `public` subjects shares one sector with every such client.
+        Either way a keyed hash: the internal id never leaves the provider."""
+        sector = "\x00public" if client.subject_type == "public" else client.sector_identifier
+        return pairwise_sub(self.pairwise_key, sector=sector, citizen_id=citizen_id)
 
     @property
     def session_policy(self) -> SessionPolicy:

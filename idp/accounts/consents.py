@@ -22,9 +22,19 @@ CONSENT_REVOKED = "urn:citizen-idp:secevent:consent-revoked"
 DEFAULT_CONSENT_DAYS = 365
 
 
+def _in(texts: dict[str, str], locale: str) -> str:
+    return texts.get(locale) or texts.get("en") or texts.get("km") or ""
+
+
 def purpose_of(client: Client, locale: str) -> str:
-    purposes: dict[str, str] = client.metadata_.get("purpose", {})
-    return purposes.get(locale) or purposes.get("en") or purposes.get("km") or ""
+    """The client's general purpose, in the citizen's language if it has one."""
+    return _in(client.metadata_.get("purpose", {}), locale)
+
+
+def item_purposes(client: Client, names: tuple[str, ...], locale: str) -> str:
+    """The purpose the client registered for a scope or claim of a consent item."""
+    per_item: dict[str, dict[str, str]] = client.metadata_.get("purposes", {})
+    return next((_in(per_item[n], locale) for n in names if n in per_item), "")
 
 
 def grant_consent(

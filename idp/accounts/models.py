@@ -28,6 +28,7 @@ class Citizen(Base):
     given_name_km: Mapped[str | None] = mapped_column(String(100))  # Khmer script
     family_name_km: Mapped[str | None] = mapped_column(String(100))
     address: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # OIDC Core §5.1.1 members
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)  # staff roles, e.g. "admin"
     locale: Mapped[str] = mapped_column(String(8), default="km")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)

@@ -51,6 +51,7 @@ def create_citizen(
     family_name_km: str | None = None,
     locale: str = "km",
     phone_number_verified: bool = False,
+    roles: list[str] | None = None,
 ) -> Citizen:
     """Create an account. Raises InvalidAccountData (already taken, weak password, ...)."""
     # the number as stored and as typed: +85512345678 and 012345678 both contain 12345678
@@ -79,6 +80,7 @@ def create_citizen(
         family_name_km=family_name_km or None,
         locale=locale,
         password_hash=hasher.hash(password),
+        roles=roles or [],
     )
     session.add(citizen)
     session.flush()

@@ -68,8 +68,18 @@ class AuthRequest:
 
     @property
     def max_age(self) -> int | None:
+        """The request's max_age, else the client's registered default_max_age."""
         value = self.get("max_age")
-        return int(value) if value is not None else None
+        if value is not None:
+            return int(value)
+        default = self.client.metadata_.get("default_max_age")
+        return int(default) if default is not None else None
+
+    @property
+    def acr_values(self) -> list[str]:
+        """The request's acr_values, else the client's registered default_acr_values."""
+        asked = (self.get("acr_values") or "").split()
+        return asked or list(self.client.metadata_.get("default_acr_values", []))
 
     @property
     def claims(self) -> dict[str, Any] | None:
@@ -162,7 +172,7 @@ def require_valid_lengths(req: AuthRequest) -> None:
 def require_reachable_acr(req: AuthRequest) -> None:
     """acr_values (OIDC Core §3.1.2.1) name levels in order of preference; when none of them
     is a level this provider can reach, say so rather than sign in at a level not asked for."""
-    asked = (req.get("acr_values") or "").split()
+    asked = req.acr_values
     if asked and not set(asked) & set(SUPPORTED_ACR_VALUES):
         raise UnmetAuthenticationRequirements(
             f"None of the acr_values can be met; supported: {' '.join(SUPPORTED_ACR_VALUES)}."

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from idp.agencies.metadata import CITIZEN_SCOPES
+from idp.agencies.metadata import AUTH_METHODS, CITIZEN_SCOPES, GRANT_TYPES
 from idp.authn.assurance import SUPPORTED_ACR_VALUES
 from idp.crypto.jwt import ALGORITHMS
 from idp.oidc.claims import CLAIMS_SUPPORTED
@@ -23,7 +23,7 @@ CACHEABLE = {"Cache-Control": "public, max-age=300"}
 
 def metadata(settings: Settings) -> dict[str, Any]:
     at = settings.endpoint
-    client_auth = ["client_secret_basic", "client_secret_post", "none"]
+    client_auth = list(AUTH_METHODS)
     return {
         "issuer": settings.issuer,
         "authorization_endpoint": at("/authorize"),
@@ -33,16 +33,20 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint": at("/revoke"),
         "introspection_endpoint": at("/introspect"),
         "end_session_endpoint": at("/logout"),
+        "registration_endpoint": at("/register"),
         "scopes_supported": sorted(CITIZEN_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "subject_types_supported": ["pairwise"],
+        "grant_types_supported": list(GRANT_TYPES),
+        "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": list(ALGORITHMS),
         "userinfo_signing_alg_values_supported": ["none"],
         "token_endpoint_auth_methods_supported": client_auth,
         "revocation_endpoint_auth_methods_supported": client_auth,
         "introspection_endpoint_auth_methods_supported": client_auth,
+        "token_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ALGORITHMS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": list(CLAIMS_SUPPORTED),
         "claims_parameter_supported": True,

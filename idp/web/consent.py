@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from idp.accounts.consents import grant_consent, purpose_of
+from idp.accounts.consents import grant_consent, item_purposes, purpose_of
 from idp.authn import sessions
 from idp.authn.models import LoginSession
 from idp.db import DbSession
@@ -47,6 +47,7 @@ def consent_form(
     if login is None:
         return RedirectResponse(f"/login?tx={pending.id}", status_code=303)
     locale = pick_locale(request, req.get("ui_locales"))
+    items = items_for(req)
     return render(
         request,
         provider,
@@ -54,7 +55,8 @@ def consent_form(
         locale=locale,
         tx=pending.id,
         client=req.client,
-        items=items_for(req),
+        items=items,
+        reasons={i.key: item_purposes(req.client, i.names, locale) for i in items},
         purpose=purpose_of(req.client, locale),
         policy_uri=req.client.metadata_.get("policy_uri"),
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 01:06:34.337765
+Create Date: 2026-11-29 01:11:45.648479
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def upgrade() -> None:
     sa.Column('given_name_km', sa.String(length=100), nullable=True),
     sa.Column('family_name_km', sa.String(length=100), nullable=True),
     sa.Column('address', sa.JSON(), nullable=True),
+    sa.Column('roles', sa.JSON(), nullable=False),
     sa.Column('locale', sa.String(length=8), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),

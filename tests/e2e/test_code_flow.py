@@ -42,15 +42,17 @@ def test_discovery_document_describes_the_provider(server: LiveServer) -> None:
         assert meta[name] == server.issuer + path
     assert meta["response_types_supported"] == ["code"]
     assert meta["code_challenge_methods_supported"] == ["S256"]
-    assert meta["subject_types_supported"] == ["pairwise"]
+    assert meta["subject_types_supported"] == ["pairwise", "public"]
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert "RS256" in meta["id_token_signing_alg_values_supported"]
     assert "none" not in meta["id_token_signing_alg_values_supported"]
     assert set(meta["token_endpoint_auth_methods_supported"]) == {
+        "private_key_jwt",
         "client_secret_basic",
         "client_secret_post",
         "none",
     }
+    assert meta["registration_endpoint"] == server.issuer + "/register"
     assert {"authorization_code", "refresh_token"} <= set(meta["grant_types_supported"])
     assert {"openid", "offline_access"} <= set(meta["scopes_supported"])
     jwks = requests.get(meta["jwks_uri"], timeout=10).json()

@@ -77,8 +77,13 @@ def test_advertised_values(metadata: dict[str, Any]) -> None:
     assert metadata["authorization_response_iss_parameter_supported"] is True
     assert metadata["request_parameter_supported"] is False
     assert metadata["request_uri_parameter_supported"] is False
-    assert set(metadata["grant_types_supported"]) == {"authorization_code", "refresh_token"}
+    assert set(metadata["grant_types_supported"]) == {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    }
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {
+        "private_key_jwt",
         "client_secret_basic",
         "client_secret_post",
         "none",
