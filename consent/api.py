@@ -45,8 +45,11 @@ class Consent(Record):
     def covers(self, *, scopes: Iterable[str], claims: Iterable[str] = ()) -> bool:
         """Whether a request asks for nothing the citizen has not already answered (granted or
         declined): only then may the consent screen be skipped."""
-        answered = self.scopes | self.claims | self.declined
-        return set(scopes) <= answered and set(claims) <= answered
+        # scopes against scopes, claims against claims: `address` and `email` name both, and
+        # a claim granted alone does not answer its scope
+        return set(scopes) <= self.scopes | self.declined and set(claims) <= (
+            self.claims | self.declined
+        )
 
     @property
     def granted_at(self) -> datetime:

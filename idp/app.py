@@ -33,7 +33,19 @@ from idp.oidc import (
 from idp.ops import health, sweeper
 from idp.provider import Provider
 from idp.settings import Settings
-from idp.web import account, consent, consents, login
+from idp.sms import outbox as sms_outbox
+from idp.web import (
+    account,
+    admin,
+    codes,
+    consent,
+    consents,
+    login,
+    portal,
+    recovery,
+    second_factor,
+    sms_login,
+)
 from idp.web.i18n import pick_locale
 from idp.web.middleware import BodyTooLarge, Guard
 from idp.web.render import render
@@ -134,10 +146,14 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
         tasks = [
             asyncio.create_task(sweeper.run(provider)),
             asyncio.create_task(outbox.run(provider)),
+            asyncio.create_task(sms_outbox.run(provider)),
         ]
         yield
         for task in tasks:
             task.cancel()
+        # a cancelled worker's database call runs on in its thread: let it hand its
+        # connection back before the pool closes
+        await asyncio.get_running_loop().shutdown_default_executor()
         engine.dispose()
 
     app = FastAPI(
@@ -157,9 +173,15 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
         end_session,
         registration,
         login,
+        sms_login,
+        codes,
+        recovery,
         consent,
         consents,
         account,
+        second_factor,
+        portal,
+        admin,
         health,
     ):
         app.include_router(module.router)

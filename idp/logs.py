@@ -32,3 +32,5 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     logging.getLogger("uvicorn.error").propagate = True
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx2 logs each request's URL at INFO; an SMS gateway's URL may carry a key
+    logging.getLogger("httpx2").setLevel(logging.WARNING)

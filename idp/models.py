@@ -3,7 +3,7 @@
 from idp.accounts.models import Citizen
 from idp.agencies.models import Client
 from idp.audit.models import AuditEvent
-from idp.authn.models import AuthFailure, LoginSession
+from idp.authn.models import AuthFailure, LoginSession, SmsChallenge
 from idp.crypto.models import SigningKey
 from idp.events.models import OutboundEvent
 from idp.oidc.models import (
@@ -13,6 +13,7 @@ from idp.oidc.models import (
     RefreshToken,
     RevokedAccessToken,
 )
+from idp.sms.models import SmsMessage
 
 __all__ = [
     "AuditEvent",
@@ -27,4 +28,6 @@ __all__ = [
     "RefreshToken",
     "RevokedAccessToken",
     "SigningKey",
+    "SmsChallenge",
+    "SmsMessage",
 ]

@@ -19,6 +19,7 @@ from idp.crypto.keys import KeyCache
 from idp.crypto.master import derive
 from idp.oidc.claims import pairwise_sub
 from idp.settings import Settings
+from idp.sms.keys import SmsKeys
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Provider:
     throttle: Throttle
     client_keys: ClientKeys
     fetcher: Fetcher
+    sms_keys: SmsKeys
 
     @classmethod
     def build(cls, settings: Settings, sessions: sessionmaker[Session], master: bytes) -> Provider:
@@ -53,6 +55,7 @@ class Provider:
             csrf_key=derive(master, "csrf"),
             client_keys=ClientKeys(fetcher=fetcher),
             fetcher=fetcher,
+            sms_keys=SmsKeys.derive(master),
             throttle=make_throttle(
                 settings.redis_url,
                 window=timedelta(seconds=settings.login_failure_window_seconds),

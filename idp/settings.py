@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
@@ -45,8 +46,8 @@ class Settings(BaseSettings):
     master_key: SecretStr | None = Field(
         None,
         description="Key-encryption key (32+ random bytes, base64url or any long string) for "
-        "signing keys, pairwise subjects and CSRF tokens. Unset: data_dir/master.key, created "
-        "with mode 0600 on first start (development only).",
+        "signing keys, pairwise subjects, CSRF tokens and SMS codes. Unset: data_dir/master.key, "
+        "created with mode 0600 on first start (development only).",
     )
     code_ttl_seconds: int = Field(60, ge=10, le=600, description="OIDC Core §3.1.2.5")
     access_token_ttl_seconds: int = Field(300, ge=60, le=3600)
@@ -96,6 +97,54 @@ class Settings(BaseSettings):
     trusted_proxy_count: int = Field(
         0, ge=0, description="Proxies in front whose X-Forwarded-For entries are trusted."
     )
+    sms_gateway: Literal["console", "http"] = Field(
+        "console",
+        description="Where text messages go: `console` writes them, codes included, to the log "
+        "(development only: refused with an https issuer); `http` posts them to sms_http_url.",
+    )
+    sms_http_url: str = Field(
+        "", description="The HTTP gateway's endpoint (JSON POST, see docs/sms.md); https."
+    )
+    sms_http_authorization: SecretStr | None = Field(
+        None, description="The whole Authorization header value sent to the HTTP gateway."
+    )
+    sms_sender: str = Field(
+        "CitizenID", max_length=11, description="Sender name or number passed to the gateway."
+    )
+    sms_http_timeout_seconds: float = Field(
+        10.0, ge=0.5, le=60, description="Time allowed for one request to the HTTP gateway."
+    )
+    sms_retry_seconds: int = Field(
+        2,
+        ge=1,
+        le=60,
+        description="First wait before resending a message the gateway failed to take (5xx or "
+        "network error); it doubles with each try until the message expires.",
+    )
+    sms_login_enabled: bool = Field(
+        True, description='Offer "Sign in with a code" (SMS alone, the lowest acr level).'
+    )
+    sms_allowed_country_codes: str = Field(
+        "855",
+        description="Comma-separated calling codes that messages may be sent to (855 is "
+        "Cambodia); other numbers are refused before anything is sent.",
+    )
+    sms_resend_cooldown_seconds: int = Field(
+        60, ge=10, le=3600, description="Wait between two messages to one number."
+    )
+    sms_max_per_number_per_hour: int = Field(5, ge=1, description="Messages to one number.")
+    sms_max_per_number_per_day: int = Field(10, ge=1, description="Messages to one number.")
+    sms_max_per_ip_per_hour: int = Field(
+        20, ge=1, description="Messages asked for from one client address in an hour."
+    )
+    sms_max_per_client_per_day: int = Field(
+        5000,
+        ge=1,
+        description="Messages asked for during sign-ins for one agency client in 24 hours.",
+    )
+    sms_max_per_day: int = Field(
+        20000, ge=1, description="Global budget: messages sent in 24 hours, all purposes."
+    )
 
     @field_validator("issuer")
     @classmethod
@@ -108,6 +157,29 @@ class Settings(BaseSettings):
         if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
             return value
         raise ValueError("issuer must use https (http only for localhost)")
+
+    @field_validator("sms_allowed_country_codes")
+    @classmethod
+    def require_calling_codes(cls, value: str) -> str:
+        codes = [code.strip().lstrip("+") for code in value.split(",") if code.strip()]
+        if not codes or not all(c.isascii() and c.isdigit() and len(c) <= 3 for c in codes):
+            raise ValueError("sms_allowed_country_codes must be calling codes such as 855,66")
+        return ",".join(codes)
+
+    @model_validator(mode="after")
+    def require_real_gateway_in_production(self) -> Settings:
+        if self.sms_gateway == "console" and not self.is_development:
+            raise ValueError("the console SMS gateway writes codes to the log: use http")
+        if self.sms_gateway == "http":
+            url = urlsplit(self.sms_http_url)
+            loopback = url.scheme == "http" and url.hostname in LOOPBACK_HOSTS
+            if not url.hostname or not (url.scheme == "https" or loopback):
+                raise ValueError("sms_http_url must be an https URL (http only on loopback)")
+        return self
+
+    @property
+    def sms_country_codes(self) -> frozenset[int]:
+        return frozenset(int(code) for code in self.sms_allowed_country_codes.split(","))
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -20,6 +20,8 @@ from idp.crypto.master import derive
 from idp.db import make_engine
 from idp.provider import Provider
 from idp.settings import Settings
+from tests.documents import DocumentServer
+from tests.sms_gateway import SmsGateway
 
 MASTER_KEY = "test-master-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 ISSUER = "http://localhost"
@@ -50,8 +52,19 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="session")
+def sms_gateway() -> Iterator[SmsGateway]:
+    """The SMS gateway every in-process app sends to: a real HTTP server on 127.0.0.1."""
+    gateway = SmsGateway().start()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture(scope="session")
 def settings(
-    engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory
+    engine: Engine,
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    sms_gateway: SmsGateway,
 ) -> Settings:
     return Settings(
         issuer=ISSUER,
@@ -59,6 +72,11 @@ def settings(
         data_dir=Path(tmp_path_factory.mktemp("data")),
         master_key=MASTER_KEY,
         key_cache_seconds=0,
+        sms_gateway="http",
+        sms_http_url=sms_gateway.url,
+        sms_http_timeout_seconds=2.0,
+        # every in-process browser is "testclient": the per-address cap has tests of its own
+        sms_max_per_ip_per_hour=100_000,
     )
 
 
@@ -82,3 +100,12 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """A fresh browser (its own cookies) talking to the in-process app."""
     with TestClient(app, base_url=ISSUER, follow_redirects=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def documents() -> Iterator[DocumentServer]:
+    """An agency's web server on 127.0.0.1: what it publishes (jwks_uri, sector_identifier_uri)
+    the provider fetches over HTTP."""
+    server = DocumentServer().start()
+    yield server
+    server.stop()

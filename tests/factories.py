@@ -6,8 +6,11 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from idp.accounts import service as accounts
+from idp.accounts.models import Citizen
+from idp.agencies.models import AgencyMember
 from idp.agencies.service import create_client
 from idp.provider import Provider
 
@@ -28,9 +31,16 @@ class MadeClient:
     redirect_uri: str
 
 
+_issued_phones: set[str] = set()
+
+
 def unique_phone() -> str:
     """A valid Cambodian mobile number (+855 12 xxx xxx) not used before in this run."""
-    return f"+85512{secrets.randbelow(900000) + 100000}"
+    # remembered: among a thousand random numbers of 900 000, two are alike about one run in two
+    while (phone := f"+85512{secrets.randbelow(900000) + 100000}") in _issued_phones:
+        pass
+    _issued_phones.add(phone)
+    return phone
 
 
 def make_citizen(provider: Provider, **fields: str) -> MadeCitizen:
@@ -58,7 +68,10 @@ def make_client(
     redirect_uri: str = "https://agency.example.gov.kh/callback",
     post_logout_redirect_uri: str = "https://agency.example.gov.kh/",
     id_token_alg: str = "RS256",
+    **metadata: Any,
 ) -> MadeClient:
+    """An active client; `metadata` adds registration fields (purpose, policy_uri,
+    consent_event_uri, consent_ttl_days ...)."""
     with provider.sessions.begin() as session:
         client, secret = create_client(
             session,
@@ -67,6 +80,7 @@ def make_client(
             post_logout_redirect_uris=[post_logout_redirect_uri],
             token_endpoint_auth_method=auth_method,
             id_token_signed_response_alg=id_token_alg,
+            **metadata,
         )
         return MadeClient(client.client_id, secret, redirect_uri)
 
@@ -75,3 +89,21 @@ def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     digest = hashlib.sha256(verifier.encode()).digest()
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def make_admin(provider: Provider) -> MadeCitizen:
+    """A citizen with the staff role "admin" (as `idp users create --role admin` makes one)."""
+    made = make_citizen(provider)
+    with provider.sessions.begin() as session:
+        citizen = session.get(Citizen, made.id)
+        assert citizen is not None
+        citizen.roles = ["admin"]
+    return made
+
+
+def make_member(provider: Provider, agency_id: str) -> MadeCitizen:
+    """A citizen who manages the clients of the agency in the agency portal."""
+    made = make_citizen(provider)
+    with provider.sessions.begin() as session:
+        session.add(AgencyMember(agency_id=agency_id, citizen_id=made.id))
+    return made

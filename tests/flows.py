@@ -12,7 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.testclient import TestClient
 
+from idp.provider import Provider
+from idp.sms.gateway import open_gateway
+from idp.sms.outbox import deliver_due
 from tests.factories import MadeCitizen, MadeClient, pkce_pair
+from tests.sms_gateway import SmsGateway
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TX = re.compile(r'name="tx" value="([^"]+)"')
@@ -194,3 +198,56 @@ def other_browser(app: Any) -> Iterator[TestClient]:
     """A second browser on the same app. It runs no lifespan of its own, whose end would
     close the app's database engine under the first browser."""
     yield TestClient(app, base_url="http://localhost", follow_redirects=False)
+
+
+C = re.compile(r'name="c" value="([^"]+)"')
+
+
+def deliver_sms(provider: Provider) -> int:
+    """One round of the SMS outbox now (the app's own worker may take a message first)."""
+    with open_gateway(provider.settings) as gateway:
+        return deliver_due(provider, gateway)
+
+
+def sms_code(provider: Provider, gateway: SmsGateway, phone: str, count: int = 1) -> str:
+    """The code in the `count`-th SMS to `phone`, as its owner reads it."""
+    deliver_sms(provider)
+    return gateway.wait_for(phone, count).code
+
+
+def enter_code(browser: TestClient, location: str, code: str) -> Any:
+    """Type `code` on the code page at `location`; return the provider's answer."""
+    page = browser.get(location)
+    assert page.status_code == 200, page.text
+    challenge = C.search(page.text)
+    assert challenge, "page has no challenge"
+    form = {"csrf_token": csrf_token(page.text), "c": challenge.group(1), "code": code}
+    return browser.post("/code", data=form)
+
+
+def sign_up(
+    browser: TestClient,
+    provider: Provider,
+    gateway: SmsGateway,
+    *,
+    phone: str,
+    password: str = "mango trees by the river",
+    tx: str | None = None,
+    **fields: str,
+) -> str:
+    """Fill in the sign-up form, then the code sent to `phone`; return where the provider
+    sends the browser next."""
+    page = browser.get("/signup", params={"tx": tx} if tx else {})
+    assert page.status_code == 200, page.text
+    form = {"csrf_token": csrf_token(page.text), "phone": phone, "password": password}
+    form.update(password_confirm=password, **fields)
+    if tx:
+        form["tx"] = tx
+    sent = len(gateway.received(phone))
+    response = browser.post("/signup", data=form)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"].startswith("/code?c=")
+    code = sms_code(provider, gateway, phone, sent + 1)
+    done = enter_code(browser, response.headers["location"], code)
+    assert done.status_code == 303, done.text
+    return str(done.headers["location"])

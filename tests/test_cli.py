@@ -112,6 +112,25 @@ def test_users_create_reads_the_password_from_stdin(data_dir: Path, engine: Engi
         assert (citizen.password_hash or "").startswith("$argon2id$")
 
 
+def test_users_create_unverified_leaves_the_number_unconfirmed(
+    data_dir: Path, engine: Engine
+) -> None:
+    result = run(
+        data_dir,
+        "users",
+        "create",
+        "--phone",
+        "012 777 666",
+        "--unverified",
+        "--password-stdin",
+        stdin="kampot pepper river\n",
+    )
+    with Session(engine) as session:
+        citizen = session.get(Citizen, output(result)["id"])
+        assert citizen is not None
+        assert citizen.phone_number_verified is False
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [

@@ -70,11 +70,18 @@ def grant_consent(
 
 
 def withdraw_consent(
-    session: Session, provider: Provider, *, client: Client, citizen_id: str, reason: str
+    session: Session,
+    provider: Provider,
+    *,
+    client: Client,
+    citizen_id: str,
+    reason: str,
+    method: str = "account-page",
 ) -> consent.api.Record | None:
-    """Withdraw, end the client's grants at once, and queue the agency's notice."""
+    """Withdraw, end the client's grants at once, and queue the agency's notice. `method`
+    is how the citizen withdrew (recorded, and on the receipt)."""
     record = consent.api.withdraw(
-        session, subject=citizen_id, recipient=client.client_id, reason=reason
+        session, subject=citizen_id, recipient=client.client_id, reason=reason, method=method
     )
     if record is None:
         return None

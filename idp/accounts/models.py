@@ -21,6 +21,8 @@ class Citizen(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     phone_number: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
     phone_number_verified: Mapped[bool] = mapped_column(default=False)
+    # a code sent to the phone is asked for after the password (the citizen's choice)
+    sms_second_factor: Mapped[bool] = mapped_column(default=False)
     email: Mapped[str | None] = mapped_column(String(254))
     email_verified: Mapped[bool] = mapped_column(default=False)
     given_name: Mapped[str | None] = mapped_column(String(100))  # Latin script

@@ -21,6 +21,14 @@ class InvalidAccountData(IdpError):
         self.code = code
 
 
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d")  # Khmer text uses them between words and signs
+
+
+def is_name_text(name: str) -> bool:
+    """Printable characters, and the zero-width marks Khmer writing needs."""
+    return all(ch.isprintable() or ch in ZERO_WIDTH for ch in name)
+
+
 def normalize_phone(raw: str, *, region: str) -> str:
     """E.164 form of a typed number (spaces, dashes and a leading 0 are fine)."""
     if len(raw) > 32:
@@ -36,6 +44,31 @@ def normalize_phone(raw: str, *, region: str) -> str:
 
 def find_by_phone(session: Session, phone_number: str) -> Citizen | None:
     return session.scalars(select(Citizen).where(Citizen.phone_number == phone_number)).first()
+
+
+def require_valid_account_data(
+    *,
+    phone_number: str,
+    password: str,
+    email: str | None = None,
+    names: tuple[str | None, ...] = (),
+) -> None:
+    """Raise InvalidAccountData for a weak password, a bad email or name (not a taken number:
+    a sign-up page must not tell whether a number has an account)."""
+    # the number as stored and as typed: +85512345678 and 012345678 both contain 12345678
+    words = [phone_number.lstrip("+")]
+    with contextlib.suppress(phonenumbers.NumberParseException):
+        words.append(phonenumbers.national_significant_number(phonenumbers.parse(phone_number)))
+    problem = password_problem(password, context_words=tuple(words))
+    if problem:
+        raise InvalidAccountData(problem)
+    if email is not None and (
+        "@" not in email or len(email) > 254 or any(c.isspace() for c in email)
+    ):
+        raise InvalidAccountData("email_invalid")
+    for name in names:
+        if name is not None and (len(name) > 100 or not is_name_text(name)):
+            raise InvalidAccountData("name_invalid")
 
 
 def create_citizen(
@@ -54,20 +87,45 @@ def create_citizen(
     roles: list[str] | None = None,
 ) -> Citizen:
     """Create an account. Raises InvalidAccountData (already taken, weak password, ...)."""
-    # the number as stored and as typed: +85512345678 and 012345678 both contain 12345678
-    words = [phone_number.lstrip("+")]
-    with contextlib.suppress(phonenumbers.NumberParseException):
-        words.append(phonenumbers.national_significant_number(phonenumbers.parse(phone_number)))
-    problem = password_problem(password, context_words=tuple(words))
-    if problem:
-        raise InvalidAccountData(problem)
-    if email is not None and (
-        "@" not in email or len(email) > 254 or any(c.isspace() for c in email)
-    ):
-        raise InvalidAccountData("email_invalid")
-    for name in (given_name, family_name, given_name_km, family_name_km):
-        if name is not None and (len(name) > 100 or not name.isprintable()):
-            raise InvalidAccountData("name_invalid")
+    require_valid_account_data(
+        phone_number=phone_number,
+        password=password,
+        email=email,
+        names=(given_name, family_name, given_name_km, family_name_km),
+    )
+    if find_by_phone(session, phone_number) is not None:
+        raise InvalidAccountData("phone_taken")
+    return add_citizen(
+        session,
+        phone_number=phone_number,
+        password_hash=hasher.hash(password),
+        email=email,
+        given_name=given_name,
+        family_name=family_name,
+        given_name_km=given_name_km,
+        family_name_km=family_name_km,
+        locale=locale,
+        phone_number_verified=phone_number_verified,
+        roles=roles,
+    )
+
+
+def add_citizen(
+    session: Session,
+    *,
+    phone_number: str,
+    password_hash: str,
+    email: str | None = None,
+    given_name: str | None = None,
+    family_name: str | None = None,
+    given_name_km: str | None = None,
+    family_name_km: str | None = None,
+    locale: str = "km",
+    phone_number_verified: bool = False,
+    roles: list[str] | None = None,
+) -> Citizen:
+    """Store an account whose data were checked and password hashed (sign-up holds both
+    until the number is confirmed). Raises InvalidAccountData("phone_taken")."""
     if find_by_phone(session, phone_number) is not None:
         raise InvalidAccountData("phone_taken")
     citizen = Citizen(
@@ -79,12 +137,18 @@ def create_citizen(
         given_name_km=given_name_km or None,
         family_name_km=family_name_km or None,
         locale=locale,
-        password_hash=hasher.hash(password),
+        password_hash=password_hash,
         roles=roles or [],
     )
     session.add(citizen)
     session.flush()
     return citizen
+
+
+def set_password(citizen: Citizen, *, hasher: PasswordHasher, password: str) -> None:
+    """A new password under the same rules as at sign-up. Raises InvalidAccountData."""
+    require_valid_account_data(phone_number=citizen.phone_number, password=password)
+    citizen.password_hash = hasher.hash(password)
 
 
 def authenticate_password(

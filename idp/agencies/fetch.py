@@ -55,5 +55,5 @@ class Fetcher:
             raise FetchFailed(f"{url[:200]} could not be fetched ({type(exc).__name__})") from exc
         try:
             return json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested past any need
             raise FetchFailed(f"{url[:200]} is not JSON") from exc

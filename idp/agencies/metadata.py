@@ -81,7 +81,7 @@ def is_web_url(url: str) -> bool:
     return parts.scheme == "http" and is_loopback(parts.hostname)
 
 
-def require_valid_redirect_uri(uri: str, *, public: bool) -> None:
+def require_valid_redirect_uri(uri: str, *, public: bool, name: str = "redirect_uri") -> None:
     """Exact URIs: https, or http on loopback (RFC 8252 §7.3); private-use schemes in
     reverse-domain form only for public native clients (RFC 8252 §7.1)."""
     problem = _url_problem(uri) if isinstance(uri, str) else "is not a string"
@@ -91,16 +91,18 @@ def require_valid_redirect_uri(uri: str, *, public: bool) -> None:
         problem = None if native else "must use https (http only on localhost)"
     if problem:
         raise InvalidClientMetadata(
-            f"redirect_uri {str(uri)[:200]!r} {problem}", error="invalid_redirect_uri"
+            f"{name} {str(uri)[:200]!r} {problem}", error="invalid_redirect_uri"
         )
 
 
-def _strings(doc: dict[str, Any], name: str, *, limit: int = 20) -> list[str]:
+def _strings(
+    doc: dict[str, Any], name: str, *, limit: int = 20, error: str = "invalid_client_metadata"
+) -> list[str]:
     value = doc.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidClientMetadata(f"{name} must be an array of strings")
+        raise InvalidClientMetadata(f"{name} must be an array of strings", error=error)
     if len(value) > limit:
-        raise InvalidClientMetadata(f"{name} may have at most {limit} entries")
+        raise InvalidClientMetadata(f"{name} may have at most {limit} entries", error=error)
     return list(dict.fromkeys(value))
 
 
@@ -210,14 +212,19 @@ def _sector(
             listed = fetcher.json(uri)
         except FetchFailed as exc:
             raise InvalidClientMetadata(f"sector_identifier_uri: {exc}") from exc
-        if not isinstance(listed, list) or not set(redirect_uris) <= set(listed):
+        # a JSON array may hold anything: only its strings can name a redirect URI
+        strings = {u for u in listed if isinstance(u, str)} if isinstance(listed, list) else None
+        if strings is None or not set(redirect_uris) <= strings:
             raise InvalidClientMetadata(
                 "sector_identifier_uri must return a JSON array holding every redirect_uri"
             )
         return str(urlsplit(uri).hostname)
     if agency is not None and agency.sector:
         return agency.sector
-    hosts = {urlsplit(u).hostname or urlsplit(u).scheme for u in redirect_uris}
+    # a private-use scheme names the app (RFC 8252 §7.1); what follows it ("://callback") is
+    # no host, and apps of unrelated agencies often share it
+    parts = [urlsplit(u) for u in redirect_uris]
+    hosts = {(p.hostname or "") if p.scheme in ("http", "https") else p.scheme for p in parts}
     if len(hosts) != 1:
         raise InvalidClientMetadata(
             "redirect_uris on several hosts need a sector_identifier_uri (OIDC Core §8.1)"
@@ -231,14 +238,14 @@ def validate(doc: Any, *, agency: Agency | None, fetcher: Fetcher) -> Registrati
         raise InvalidClientMetadata("the registration must be a JSON object")
     method = _choice(doc, "token_endpoint_auth_method", AUTH_METHODS, "client_secret_basic")
     grant_types = _grant_types(doc, method)
-    redirect_uris = _strings(doc, "redirect_uris")
+    redirect_uris = _strings(doc, "redirect_uris", error="invalid_redirect_uri")
     if "authorization_code" in grant_types and not redirect_uris:
         raise InvalidClientMetadata("redirect_uris is required", error="invalid_redirect_uri")
     for uri in redirect_uris:
         require_valid_redirect_uri(uri, public=method == "none")
-    post_logout = _strings(doc, "post_logout_redirect_uris")
+    post_logout = _strings(doc, "post_logout_redirect_uris", error="invalid_redirect_uri")
     for uri in post_logout:
-        require_valid_redirect_uri(uri, public=method == "none")
+        require_valid_redirect_uri(uri, public=method == "none", name="post_logout_redirect_uri")
     jwks, jwks_uri = _keys(doc, method)
     subject_type = _choice(doc, "subject_type", ("pairwise", "public"), "pairwise")
     if subject_type == "public" and not (agency is not None and agency.allows_public_subjects):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from idp.agencies.fetch import Fetcher
@@ -103,13 +103,15 @@ def register_client(
 def update_client(
     session: Session, client: Client, document: dict[str, Any], *, fetcher: Fetcher
 ) -> str | None:
-    """Replace a client's metadata (RFC 7592 §2.2). A new redirect URI, scope or sector goes
-    back to an administrator: the client is pending again. Returns a new secret when the
-    change of authentication method needs one."""
+    """Replace a client's metadata (RFC 7592 §2.2). A new redirect URI (after sign-in or
+    logout), scope, grant type or sector goes back to an administrator: the client is pending
+    again. Returns a new secret when the change of authentication method needs one."""
     registration = validate(document, agency=client.agency, fetcher=fetcher)
     widened = (
         not set(registration.redirect_uris) <= set(client.redirect_uris)
+        or not set(registration.post_logout_redirect_uris) <= set(client.post_logout_redirect_uris)
         or not set(registration.scope.split()) <= client.allowed_scopes
+        or not set(registration.grant_types) <= set(client.grant_types)
         or registration.sector_identifier != client.sector_identifier
     )
     secret = None
@@ -147,6 +149,10 @@ def set_agency_status(session: Session, agency: Agency, status: str) -> None:
             select(Client.client_id).where(Client.agency_id == agency.id)
         ):
             grants.revoke_grants_of(session, client_id=client_id)
+        # the clients' own tokens (client_credentials) end too: see verify_access_token
+        session.execute(
+            update(Client).where(Client.agency_id == agency.id).values(updated_at=utcnow())
+        )
     session.flush()
 
 

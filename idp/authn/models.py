@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,3 +34,29 @@ class AuthFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(100), index=True)
     at: Mapped[Timestamp] = mapped_column(index=True)
+
+
+class SmsChallenge(Base):
+    """One page asking for a code sent by SMS: bound to its purpose, to the browser (the hash
+    of an HttpOnly cookie) and to its own random id, which the page carries."""
+
+    __tablename__ = "sms_challenges"
+
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # signup, login, mfa, recovery
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    phone_number: Mapped[str] = mapped_column(String(20))  # E.164, as typed or the account's
+    citizen_id: Mapped[str | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="CASCADE")
+    )  # None: sign-up, or no account that may receive codes (nothing is sent then)
+    delivery: Mapped[str] = mapped_column(String(16))  # code, taken (a notice), none
+    tx: Mapped[str | None] = mapped_column(String(64))  # the waiting authorization request
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # sign-up data, hashed password
+    code_hash: Mapped[str | None] = mapped_column(String(64))  # None: used or dead
+    attempts: Mapped[int] = mapped_column(default=0)
+    code_expires_at: Mapped[Timestamp]
+    message_id: Mapped[str | None] = mapped_column(String(32))  # the last message sent
+    verified_at: Mapped[Timestamp | None]  # recovery: the code was right, a password may follow
+    created_at: Mapped[Timestamp]
+    expires_at: Mapped[Timestamp] = mapped_column(index=True)

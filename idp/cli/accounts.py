@@ -31,7 +31,8 @@ def users_create(args: argparse.Namespace) -> None:
                 family_name=args.family_name,
                 given_name_km=args.given_name_km,
                 family_name_km=args.family_name_km,
-                phone_number_verified=True,  # the operator vouches for the number
+                # the operator vouches for the number, unless told it is unconfirmed
+                phone_number_verified=not args.unverified,
                 roles=sorted(set(args.role or [])),
             )
             output({"id": citizen.id, "phone_number": citizen.phone_number})
@@ -42,7 +43,9 @@ def users_create(args: argparse.Namespace) -> None:
 def add_commands(commands: Any) -> None:
     users = commands.add_parser("users", help="citizens")
     user_commands = users.add_subparsers(dest="users", required=True)
-    create = user_commands.add_parser("create", help="create a citizen (phone counts as verified)")
+    create = user_commands.add_parser(
+        "create", help="create a citizen (the phone counts as verified unless --unverified)"
+    )
     create.add_argument("--phone", required=True)
     create.add_argument("--email")
     create.add_argument("--given-name")
@@ -50,5 +53,10 @@ def add_commands(commands: Any) -> None:
     create.add_argument("--given-name-km")
     create.add_argument("--family-name-km")
     create.add_argument("--password-stdin", action="store_true")
+    create.add_argument(
+        "--unverified",
+        action="store_true",
+        help="the number is not confirmed: no sign-in by SMS code, no recovery, until it is",
+    )
     create.add_argument("--role", action="append", choices=ROLES, help="a staff role")
     create.set_defaults(func=users_create)

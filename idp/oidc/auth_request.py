@@ -77,13 +77,19 @@ class AuthRequest:
 
     @property
     def acr_values(self) -> list[str]:
-        """The request's acr_values, else the client's registered default_acr_values."""
-        asked = (self.get("acr_values") or "").split()
-        return asked or list(self.client.metadata_.get("default_acr_values", []))
+        return acr_values_of(self.get("acr_values"), self.client)
 
     @property
     def claims(self) -> dict[str, Any] | None:
         return parse_claims_request(self.get("claims"))
+
+
+def acr_values_of(asked: str | None, client: Client | None) -> list[str]:
+    """The request's acr_values, else the client's registered default_acr_values."""
+    values = (asked or "").split()
+    if values or client is None:
+        return values
+    return list(client.metadata_.get("default_acr_values", []))
 
 
 def verified_client(session: Session, params: Params) -> tuple[Client, str]:

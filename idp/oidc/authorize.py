@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 import consent.api
-from idp.authn import sessions
+from idp.authn import assurance, sessions
 from idp.authn.models import LoginSession
 from idp.db import DbSession, utcnow
 from idp.errors import ConsentRequired, InvalidRequest, LoginRequired, OAuthError, PageError
@@ -42,9 +42,10 @@ def build_request(session: Session, provider: Provider, params: Params) -> AuthR
 
 
 def needs_login(req: AuthRequest, login: LoginSession | None, *, asked_at: float) -> bool:
-    """No session, prompt=login, or max_age exceeded (OIDC Core §3.1.2.1); a sign-in made
-    for this very request (at or after `asked_at`) always satisfies it."""
-    if login is None:
+    """No session, one below the level acr_values ask for (the citizen steps up), prompt=login,
+    or max_age exceeded (OIDC Core §3.1.2.1); otherwise a sign-in made for this very request
+    (at or after `asked_at`) satisfies it."""
+    if login is None or not assurance.meets(login.acr, req.acr_values):
         return True
     auth_time = login.auth_time.timestamp()
     if auth_time >= asked_at:

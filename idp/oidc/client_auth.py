@@ -101,14 +101,16 @@ def authenticate_assertion(
         raise InvalidClient(f"The client assertion was rejected: {exc}.") from exc
     settings = provider.settings
     audience = claims.get("aud")
-    audiences = set(audience if isinstance(audience, list) else [audience])
+    listed = audience if isinstance(audience, list) else [audience]
+    audiences = {a for a in listed if isinstance(a, str)}  # anything else is no audience
     if not audiences & {settings.issuer, settings.endpoint(endpoint)}:
         raise InvalidClient("The client assertion's aud must be the issuer or this endpoint.")
     if claims.get("sub") != client_id:
         raise InvalidClient("The client assertion's sub must be the client_id.")
-    expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
-    if (expires - utcnow()).total_seconds() > MAX_ASSERTION_SECONDS:
+    # compared as numbers first: a far-off exp is beyond any date
+    if int(claims["exp"]) - utcnow().timestamp() > MAX_ASSERTION_SECONDS:
         raise InvalidClient("The client assertion must expire within five minutes.")
+    expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 1 <= len(jti) <= 200:
         raise InvalidClient("The client assertion needs a jti.")

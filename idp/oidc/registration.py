@@ -23,6 +23,19 @@ router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_DOCUMENT = 32 * 1024
 
+# what the provider issues or decides: a client never sets these (RFC 7592 §2.2)
+UNCHANGEABLE = frozenset(
+    {
+        "client_id",
+        "client_secret",
+        "client_id_issued_at",
+        "client_secret_expires_at",
+        "registration_access_token",
+        "registration_client_uri",
+        "status",
+    }
+)
+
 
 def bearer(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -39,7 +52,7 @@ async def read_document(request: Request) -> dict[str, Any]:
         raise InvalidRequest("The registration is too large.")
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested past any need
         raise InvalidRequest("The body is not valid JSON.") from exc
     if not isinstance(document, dict):
         raise InvalidRequest("The body must be a JSON object.")
@@ -107,7 +120,10 @@ def read_client(
     client_id: str, request: Request, session: DbSession, provider: ProviderDep
 ) -> Response:
     client = managed_client(session, request, client_id)
-    return JSONResponse(client_information(provider, client), headers=NO_STORE)
+    # RFC 7592 §3: the response names the registration access token; only its hash is kept,
+    # so it is the one this request presented
+    info = client_information(provider, client, registration_token=bearer(request))
+    return JSONResponse(info, headers=NO_STORE)
 
 
 @router.put("/register/{client_id}")
@@ -123,7 +139,8 @@ async def update_client(
         secret = service.update_client(session, client, fields, fetcher=provider.fetcher)
     except InvalidClientMetadata as exc:
         return metadata_error(exc)
-    return JSONResponse(client_information(provider, client, secret=secret), headers=NO_STORE)
+    info = client_information(provider, client, secret=secret, registration_token=bearer(request))
+    return JSONResponse(info, headers=NO_STORE)
 
 
 @router.delete("/register/{client_id}")
@@ -143,17 +160,3 @@ def rotate_secret(
     if secret is None:
         raise InvalidRequest("This client authenticates without a secret.")
     return JSONResponse(client_information(provider, client, secret=secret), headers=NO_STORE)
-
-
-# what the provider issues or decides: a client never sets these (RFC 7592 §2.2)
-UNCHANGEABLE = frozenset(
-    {
-        "client_id",
-        "client_secret",
-        "client_id_issued_at",
-        "client_secret_expires_at",
-        "registration_access_token",
-        "registration_client_uri",
-        "status",
-    }
-)

@@ -112,6 +112,10 @@ def verify_access_token(
         client = session.get(Client, str(claims.get("client_id")))
         if client is None or not client.is_active:
             raise InvalidToken("The client of this token is not active.")
+        # older than the client's last change (a suspension, its agency's, a new secret):
+        # over for good, reactivation revives no token (to the second, as tokens are dated)
+        if int(claims["iat"]) < int(client.updated_at.timestamp()):
+            raise InvalidToken("The client changed after this token was issued.")
         return claims, None
     grant = session.get(Grant, str(claims.get("gid")))
     if grant is None or grant.revoked_at is not None or grant.expires_at <= utcnow():

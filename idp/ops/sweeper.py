@@ -8,9 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from idp.authn import sessions, throttle
+from idp.authn import sessions, sms, throttle
 from idp.oidc import auth_request, grants
 from idp.provider import Provider
+from idp.sms import outbox as sms_outbox
 
 log = logging.getLogger("idp.sweeper")
 
@@ -24,6 +25,8 @@ def sweep_once(provider: Provider) -> None:
         auth_request.sweep(session)
         sessions.sweep(session)
         throttle.sweep(session, window=window)
+        sms.sweep(session)
+        sms_outbox.sweep(session)
 
 
 async def run(provider: Provider) -> None:

@@ -6,9 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from idp.accounts.models import Citizen
+from idp.agencies.service import agencies_of
 from idp.authn import sessions
 from idp.db import DbSession
 from idp.provider import ProviderDep
+from idp.web import second_factor
 from idp.web.i18n import LANG_COOKIE, LOCALES, pick_locale
 from idp.web.render import render
 
@@ -29,7 +31,14 @@ def account(request: Request, session: DbSession, provider: ProviderDep) -> Resp
         return RedirectResponse("/login", status_code=303)
     citizen = session.get(Citizen, login.citizen_id)
     return render(
-        request, provider, "account.html", locale=pick_locale(request), citizen=citizen, login=login
+        request,
+        provider,
+        "account.html",
+        locale=pick_locale(request),
+        citizen=citizen,
+        login=login,
+        agency_member=bool(agencies_of(session, login.citizen_id)),
+        sms_notice=second_factor.notice_of(request),
     )
 
 

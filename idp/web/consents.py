@@ -113,14 +113,15 @@ def withdraw(
     if login is None:
         return RedirectResponse("/login", status_code=303)
     client = known_client(session, client_id)
-    withdraw_consent(
+    record = withdraw_consent(
         session,
         provider,
         client=client,
         citizen_id=login.citizen_id,
         reason=BY_CITIZEN,
     )
-    return RedirectResponse("/account/consents?withdrawn=1", status_code=303)
+    target = "/account/consents?withdrawn=1" if record else "/account/consents"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/consents/receipts/{receipt_id}")
@@ -187,6 +188,7 @@ def withdraw_api(
             client=client,
             citizen_id=login.citizen_id,
             reason=BY_CITIZEN,
+            method="account-api",
         )
     if record is None:
         return JSONResponse(

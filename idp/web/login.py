@@ -1,4 +1,5 @@
-"""Sign-in and sign-up pages: password flows that work with JavaScript off."""
+"""Sign-in and sign-up pages: password flows (with an SMS code when asked for) that work
+with JavaScript off."""
 
 from __future__ import annotations
 
@@ -13,13 +14,16 @@ from idp.accounts import service as accounts
 from idp.accounts.models import Citizen
 from idp.accounts.service import InvalidAccountData
 from idp.agencies.models import Client
-from idp.authn import sessions, throttle
-from idp.authn.assurance import ACR_SELF_ASSERTED_BASIC, AMR_PASSWORD
+from idp.authn import assurance, sessions, throttle
+from idp.authn.assurance import ACR_SELF_ASSERTED_BASIC, AMR_FOR_ACR, AMR_PASSWORD
+from idp.authn.models import LoginSession
 from idp.db import DbSession
 from idp.errors import AuthenticationFailed, Throttled
-from idp.oidc.auth_request import load_pending
+from idp.oidc.auth_request import acr_values_of, load_pending
 from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
+from idp.sms.limits import MESSAGE_FOR, SmsBlocked, destination_problem
+from idp.web import challenges
 from idp.web.forms import client_ip, read_form, require_csrf
 from idp.web.i18n import pick_locale
 from idp.web.render import render
@@ -39,20 +43,40 @@ def pending_context(
     return pending.params, session.get(Client, pending.client_id)
 
 
-def after_sign_in(tx: str | None) -> str:
-    return f"/authorize/continue?{urlencode({'tx': tx})}" if tx else "/account"
+def local_path(value: str | None) -> str | None:
+    """A path on this site to return to after sign-in, or None. One leading "/", printable
+    ASCII, no space or backslash: browsers read "//host" as another site, treat a backslash
+    as a slash and drop tabs and newlines (an open redirect either way)."""
+    if not value or len(value) > 200 or not value.startswith("/") or value.startswith("//"):
+        return None
+    if not value.isascii() or not value.isprintable() or "\\" in value or " " in value:
+        return None
+    return value
+
+
+def after_sign_in(tx: str | None, next_path: str | None = None) -> str:
+    if tx:
+        return f"/authorize/continue?{urlencode({'tx': tx})}"
+    return local_path(next_path) or "/account"
 
 
 def sign_in(
-    response: Response, session: Session, provider: Provider, citizen: Citizen, request: Request
+    response: Response,
+    session: Session,
+    provider: Provider,
+    citizen: Citizen,
+    request: Request,
+    *,
+    acr: str = ACR_SELF_ASSERTED_BASIC,
 ) -> None:
-    """Start a new session (a new cookie value: no fixation) and drop the old one."""
+    """Start a new session (a new cookie value: no fixation) and drop the old one; `acr`
+    names how the citizen signed in (amr follows from it)."""
     sessions.end_session(session, request.cookies.get(sessions.COOKIE))
     token, _ = sessions.start_session(
         session,
         citizen_id=citizen.id,
-        amr=[AMR_PASSWORD],
-        acr=ACR_SELF_ASSERTED_BASIC,
+        amr=list(AMR_FOR_ACR[acr]),
+        acr=acr,
         policy=provider.session_policy,
     )
     # a browser-session cookie: it dies with the browser on a shared device; the server
@@ -67,6 +91,32 @@ def sign_in(
     )
 
 
+def required_acr_values(session: Session, tx: str | None) -> list[str]:
+    """The levels the waiting authorization request accepts ([] for any, or no request)."""
+    if not tx:
+        return []
+    pending = load_pending(session, tx)
+    return acr_values_of(pending.params.get("acr_values"), session.get(Client, pending.client_id))
+
+
+def offers_sms_login(provider: Provider, acr_values: list[str]) -> bool:
+    """Sign-in with a code alone is offered when enabled and enough for the request."""
+    return provider.settings.sms_login_enabled and assurance.meets(
+        assurance.ACR_SELF_ASSERTED_SMS_ONLY, acr_values
+    )
+
+
+def stepping_up(login: LoginSession | None, acr_values: list[str]) -> bool:
+    """Signed in with a password, below the multi-factor level the request asks for: only
+    the code is missing."""
+    return (
+        login is not None
+        and AMR_PASSWORD in login.amr
+        and assurance.needs_mfa(acr_values)
+        and not assurance.meets(login.acr, acr_values)
+    )
+
+
 def login_page(
     request: Request,
     session: Session,
@@ -76,9 +126,15 @@ def login_page(
     phone: str = "",
     error: str | None = None,
     status_code: int = 200,
+    next_path: str | None = None,
+    notice: str | None = None,
 ) -> Response:
     params, client = pending_context(session, tx)
     locale = pick_locale(request, params.get("ui_locales"))
+    acr_values = required_acr_values(session, tx)
+    login = sessions.current_session(
+        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
+    )
     return render(
         request,
         provider,
@@ -89,14 +145,49 @@ def login_page(
         client=client,
         phone=phone or params.get("login_hint") or "",
         error=error,
+        next_path=None if tx else local_path(next_path),
+        sms_login=offers_sms_login(provider, acr_values),
+        needs_code=assurance.needs_mfa(acr_values),
+        step_up=stepping_up(login, acr_values),
+        notice=notice if notice in NOTICES else None,
     )
+
+
+NOTICES = frozenset({"password_changed", "registered"})
 
 
 @router.get("/login")
 def login_form(
-    request: Request, session: DbSession, provider: ProviderDep, tx: str = ""
+    request: Request, session: DbSession, provider: ProviderDep, tx: str = "", next: str = ""
 ) -> Response:
-    return login_page(request, session, provider, tx=tx or None)
+    notice = request.query_params.get("notice")
+    return login_page(request, session, provider, tx=tx or None, next_path=next, notice=notice)
+
+
+def second_factor(
+    request: Request,
+    session: Session,
+    provider: Provider,
+    citizen: Citizen,
+    *,
+    tx: str | None,
+    next_path: str | None,
+) -> Response:
+    """After the password: a code to the account's number, then the multi-factor session.
+    Nothing is signed in until the code comes back."""
+    pending = load_pending(session, tx) if tx else None
+    return challenges.begin(
+        request,
+        session,
+        provider,
+        purpose="mfa",
+        phone_number=citizen.phone_number,
+        delivery="code",
+        citizen_id=citizen.id,
+        tx=tx,
+        client_id=pending.client_id if pending else None,
+        payload={"next": local_path(next_path)} if next_path else None,
+    )
 
 
 @router.post("/login")
@@ -106,6 +197,7 @@ def login_submit(
     require_csrf(request, provider, form)
     settings = provider.settings
     tx, phone_raw, password = form.get("tx"), form.get("phone") or "", form.get("password") or ""
+    next_path = form.get("next")
     pending_context(session, tx)  # an expired request fails before any password work
     try:
         phone = accounts.normalize_phone(phone_raw, region=settings.default_phone_region)
@@ -131,6 +223,7 @@ def login_submit(
             phone=phone_raw,
             error="login_throttled",
             status_code=429,
+            next_path=next_path,
         )
     except AuthenticationFailed:
         provider.throttle.record_failure(session, list(keys))
@@ -142,9 +235,24 @@ def login_submit(
             phone=phone_raw,
             error="login_failed",
             status_code=401,
+            next_path=next_path,
         )
     provider.throttle.clear(session, next(iter(keys)))
-    response = RedirectResponse(after_sign_in(tx), status_code=303)
+    if citizen.sms_second_factor or assurance.needs_mfa(required_acr_values(session, tx)):
+        try:
+            return second_factor(request, session, provider, citizen, tx=tx, next_path=next_path)
+        except SmsBlocked as exc:
+            return login_page(
+                request,
+                session,
+                provider,
+                tx=tx,
+                phone=phone_raw,
+                error=exc.message,
+                status_code=429,
+                next_path=next_path,
+            )
+    response = RedirectResponse(after_sign_in(tx, next_path), status_code=303)
     sign_in(response, session, provider, citizen, request)
     return response
 
@@ -178,47 +286,62 @@ def signup_submit(
     values = {name: (form.get(name) or "").strip() for name in fields}
     password = form.get("password") or ""
     settings = provider.settings
-    # sign-ups that hit a taken number count as failures of the address: probing which
-    # numbers have accounts is throttled like guessing passwords
+    locale = pick_locale(request, params.get("ui_locales"))
     address = {
         throttle.address_key(
             client_ip(request, settings.trusted_proxy_count)
         ): settings.login_max_failures_per_ip
     }
-    try:
-        provider.throttle.require_not_throttled(session, address)
-        if password != (form.get("password_confirm") or ""):
-            raise InvalidAccountData("passwords_differ")
-        phone = accounts.normalize_phone(
-            values["phone"], region=provider.settings.default_phone_region
-        )
-        citizen = accounts.create_citizen(
-            session,
-            hasher=provider.hasher,
-            phone_number=phone,
-            password=password,
-            email=values["email"] or None,
-            given_name=values["given_name"] or None,
-            family_name=values["family_name"] or None,
-            given_name_km=values["given_name_km"] or None,
-            family_name_km=values["family_name_km"] or None,
-            locale=pick_locale(request, params.get("ui_locales")),
-        )
-    except (InvalidAccountData, Throttled) as exc:
-        error = exc.code if isinstance(exc, InvalidAccountData) else "login_throttled"
-        if error == "phone_taken":
-            provider.throttle.record_failure(session, list(address))
+
+    def refused(error: str, status_code: int) -> Response:
         return render(
             request,
             provider,
             "signup.html",
-            locale=pick_locale(request, params.get("ui_locales")),
-            status_code=429 if error == "login_throttled" else 400,
+            locale=locale,
+            status_code=status_code,
             tx=tx,
             client=client,
             form=values,
             error=error,
         )
-    response = RedirectResponse(after_sign_in(tx), status_code=303)
-    sign_in(response, session, provider, citizen, request)
-    return response
+
+    names = ("given_name", "family_name", "given_name_km", "family_name_km")
+    try:
+        provider.throttle.require_not_throttled(session, address)
+        if password != (form.get("password_confirm") or ""):
+            raise InvalidAccountData("passwords_differ")
+        phone = accounts.normalize_phone(values["phone"], region=settings.default_phone_region)
+        accounts.require_valid_account_data(
+            phone_number=phone,
+            password=password,
+            email=values["email"] or None,
+            names=tuple(values[name] or None for name in names),
+        )
+        problem = destination_problem(phone, allowed=settings.sms_country_codes)
+        if problem:
+            raise InvalidAccountData(MESSAGE_FOR[problem])
+    except InvalidAccountData as exc:
+        return refused(exc.code, 400)
+    except Throttled:
+        return refused("login_throttled", 429)
+    # The account waits for the code. The page is the same whether or not the number has an
+    # account; a number that has one gets a notice saying so instead of a code. The password
+    # is hashed either way: held data never hold it in clear, and both cost the same.
+    held = {name: values[name] or None for name in ("email", *names)}
+    held.update(phone_number=phone, password_hash=provider.hasher.hash(password), locale=locale)
+    taken = accounts.find_by_phone(session, phone) is not None
+    try:
+        return challenges.begin(
+            request,
+            session,
+            provider,
+            purpose="signup",
+            phone_number=phone,
+            delivery="taken" if taken else "code",
+            tx=tx,
+            client_id=client.client_id if client else None,
+            payload=None if taken else held,
+        )
+    except SmsBlocked as exc:
+        return refused(exc.message, 429)

@@ -85,3 +85,55 @@ def item_text(key: str) -> str:
     kind, _, name = key.partition(":")
     table = SCOPE_TEXT if kind == "scope" else CLAIM_TEXT
     return table.get(name, name)
+
+
+# the agency portal and the admin page
+MESSAGES |= {
+    "forbidden_title": N_("You cannot open this page"),
+    "not_agency_member": N_(
+        "This page is for the staff of agencies. Ask an administrator to add your account to "
+        "your agency."
+    ),
+    "not_admin": N_("This page is for administrators."),
+    "no_secret_title": N_("There is no secret to replace"),
+    "no_secret": N_("This service signs in without a shared secret."),
+    "agency_name_invalid": N_("Enter the agency's name, at most 200 characters."),
+    "agency_sector_invalid": N_("Enter a host name such as moh.gov.kh, or leave it empty."),
+    "agency_contacts_invalid": N_("Enter up to 10 email addresses, one per line."),
+    "member_unknown": N_("Nobody has an account with this phone number. Ask them to sign up."),
+}
+
+
+# codes sent by SMS: sign-up, sign-in, recovery
+MESSAGES |= {
+    "code_title_signup": N_("Confirm your number"),
+    "code_title_login": N_("Sign in with a code"),
+    "code_title_mfa": N_("Enter the code"),
+    "code_title_recovery": N_("Reset your password"),
+    "code_page_expired_title": N_("This code page has expired"),
+    "code_page_expired": N_(
+        "Codes work only in the browser that asked for them, for a short time. Start again."
+    ),
+    "code_format": N_("Enter the 6 digits of the code."),
+    "code_wrong": N_("This code is not correct. Check the SMS and try again."),
+    "code_dead": N_("This code can no longer be used. Ask for a new code."),
+    "code_expired": N_("This code has expired. Ask for a new code."),
+    "sms_country": N_(
+        "We cannot send SMS to numbers in this country. Use a Cambodian mobile number."
+    ),
+    "sms_not_mobile": N_("This number cannot receive SMS. Enter a mobile number."),
+    "sms_cooldown": N_("We just sent an SMS to this number. Wait a minute, then try again."),
+    "sms_number_limit": N_("Too many SMS were sent to this number. Try again later."),
+    "sms_ip_limit": N_("Too many SMS were asked for from your network. Try again in an hour."),
+    "sms_unavailable": N_("We cannot send SMS at the moment. Try again later."),
+    "password_changed": N_("Your password has been changed. Sign in with the new password."),
+    "registered": N_(
+        "This number already has an account. Sign in, or use \u201cForgot your password?\u201d."
+    ),
+    "sms_on": N_("Done: we will ask for a code after your password."),
+    "sms_off": N_("Done: your password alone signs you in."),
+    "sms_on_needs_verified": N_("Your phone number is not confirmed, so codes cannot be sent."),
+    "sms_off_needs_code": N_(
+        "To turn this off, sign out and sign in again with your password and a code."
+    ),
+}

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 01:11:45.648479
+Create Date: 2026-11-29 01:26:33.484972
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('phone_number', sa.String(length=20), nullable=False),
     sa.Column('phone_number_verified', sa.Boolean(), nullable=False),
+    sa.Column('sms_second_factor', sa.Boolean(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('email_verified', sa.Boolean(), nullable=False),
     sa.Column('given_name', sa.String(length=100), nullable=True),
@@ -98,6 +99,33 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('signing_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_signing_keys_state'), ['state'], unique=False)
+
+    op.create_table('sms_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('message_id', sa.String(length=32), nullable=False),
+    sa.Column('purpose', sa.String(length=16), nullable=False),
+    sa.Column('number_key', sa.String(length=64), nullable=False),
+    sa.Column('ip_key', sa.String(length=64), nullable=True),
+    sa.Column('client_id', sa.String(length=64), nullable=True),
+    sa.Column('suppressed', sa.Boolean(), nullable=False),
+    sa.Column('sealed', sa.LargeBinary(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('failed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=200), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sms_messages')),
+    sa.UniqueConstraint('message_id', name=op.f('uq_sms_messages_message_id'))
+    )
+    with op.batch_alter_table('sms_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_sms_messages_client_id_created_at', ['client_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sms_messages_created_at'), ['created_at'], unique=False)
+        batch_op.create_index('ix_sms_messages_ip_key_created_at', ['ip_key', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_sms_messages_next_attempt_at'), ['next_attempt_at'], unique=False)
+        batch_op.create_index('ix_sms_messages_number_key_created_at', ['number_key', 'created_at'], unique=False)
 
     op.create_table('spent_assertions',
     sa.Column('client_id', sa.String(length=64), nullable=False),
@@ -166,6 +194,29 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_sessions_expires_at'), ['expires_at'], unique=False)
+
+    op.create_table('sms_challenges',
+    sa.Column('id', sa.String(length=43), nullable=False),
+    sa.Column('purpose', sa.String(length=16), nullable=False),
+    sa.Column('browser_hash', sa.String(length=64), nullable=False),
+    sa.Column('phone_number', sa.String(length=20), nullable=False),
+    sa.Column('citizen_id', sa.String(length=32), nullable=True),
+    sa.Column('delivery', sa.String(length=16), nullable=False),
+    sa.Column('tx', sa.String(length=64), nullable=True),
+    sa.Column('client_id', sa.String(length=64), nullable=True),
+    sa.Column('payload', sa.JSON(), nullable=True),
+    sa.Column('code_hash', sa.String(length=64), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('code_expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('message_id', sa.String(length=32), nullable=True),
+    sa.Column('verified_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['citizen_id'], ['citizens.id'], name=op.f('fk_sms_challenges_citizen_id_citizens'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sms_challenges'))
+    )
+    with op.batch_alter_table('sms_challenges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sms_challenges_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('grants',
     sa.Column('id', sa.String(length=32), nullable=False),
@@ -300,6 +351,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_grants_expires_at'))
 
     op.drop_table('grants')
+    with op.batch_alter_table('sms_challenges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sms_challenges_expires_at'))
+
+    op.drop_table('sms_challenges')
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_sessions_expires_at'))
 
@@ -314,6 +369,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_spent_assertions_expires_at'))
 
     op.drop_table('spent_assertions')
+    with op.batch_alter_table('sms_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_sms_messages_number_key_created_at')
+        batch_op.drop_index(batch_op.f('ix_sms_messages_next_attempt_at'))
+        batch_op.drop_index('ix_sms_messages_ip_key_created_at')
+        batch_op.drop_index(batch_op.f('ix_sms_messages_created_at'))
+        batch_op.drop_index('ix_sms_messages_client_id_created_at')
+
+    op.drop_table('sms_messages')
     with op.batch_alter_table('signing_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_signing_keys_state'))
 

@@ -45,13 +45,16 @@ class Agency:
         auth_method: str = "client_secret_basic",
         redirect_uri: str = CALLBACK,
         id_token_alg: str = "RS256",
+        **metadata: Any,
     ) -> Agency:
+        """`metadata`: further registration fields (purpose, consent_event_uri ...)."""
         made = make_client(
             provider,
             auth_method=auth_method,
             redirect_uri=redirect_uri,
             post_logout_redirect_uri=HOME,
             id_token_alg=id_token_alg,
+            **metadata,
         )
         return cls(made.client_id, made.client_secret, auth_method, redirect_uri)
 
@@ -106,9 +109,12 @@ def verify_id_token(
     nonce: str | None,
     access_token: str,
     alg: str = "RS256",
+    acr: str = ACR_SELF_ASSERTED_BASIC,
+    amr: tuple[str, ...] = ("pwd",),
 ) -> dict[str, Any]:
     """Signature by a key of the JWKS (chosen by `kid`), then the OIDC Core §3.1.3.7 checks;
-    `alg` is the one the client registered (id_token_signed_response_alg)."""
+    `alg` is the one the client registered (id_token_signed_response_alg); `acr` and `amr`
+    how the citizen is expected to have signed in."""
     options: dict[str, Any] = {
         "iss": {"essential": True, "value": issuer},
         "aud": {"essential": True, "value": client_id},
@@ -117,8 +123,8 @@ def verify_id_token(
         "iat": {"essential": True},
         "auth_time": {"essential": True},
         "sid": {"essential": True},
-        "acr": {"essential": True, "value": ACR_SELF_ASSERTED_BASIC},
-        "amr": {"essential": True, "value": ["pwd"]},
+        "acr": {"essential": True, "value": acr},
+        "amr": {"essential": True, "value": list(amr)},
         "at_hash": {"essential": True},
     }
     if nonce is not None:
@@ -155,12 +161,13 @@ def sign_in(
     citizen: MadeCitizen,
     *,
     alg: str = "RS256",
+    untick: tuple[str, ...] = (),
     **extra: str,
 ) -> SignedIn:
-    """Authorization request, the citizen's pages, then the code redeemed by Authlib and the
-    ID token verified against the JWKS."""
+    """Authorization request, the citizen's pages (unticking `untick` on the consent screen),
+    then the code redeemed by Authlib and the ID token verified against the JWKS."""
     request = authorization_request(client, server, **extra)
-    request.callback = browser.authorize(request.url, citizen, agency.redirect_uri)
+    request.callback = browser.authorize(request.url, citizen, agency.redirect_uri, untick=untick)
     response = request.response
     assert response["state"] == request.state
     assert response["iss"] == server.issuer  # RFC 9207

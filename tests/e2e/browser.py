@@ -110,10 +110,17 @@ class Browser:
         return response.headers["location"]
 
     def authorize(
-        self, url: str, citizen: MadeCitizen, redirect_uri: str, *, decision: str = "approve"
+        self,
+        url: str,
+        citizen: MadeCitizen,
+        redirect_uri: str,
+        *,
+        decision: str = "approve",
+        untick: tuple[str, ...] = (),
     ) -> str:
         """From an authorization URL to the agency's redirect_uri, signing in and answering
-        the consent screen when the provider asks; returns the URL the agency receives."""
+        the consent screen (less the boxes in `untick`) when the provider asks; returns the
+        URL the agency receives."""
         self.visited.clear()
         response = self.get(url)
         assert response.status_code == 303, (response.status_code, response.text[:500])
@@ -125,7 +132,7 @@ class Browser:
             if path == "/login":
                 location = self.sign_in(citizen, location)
             elif path == "/consent":
-                location = self.answer_consent(location, decision)
+                location = self.answer_consent(location, decision, untick)
             else:
                 response = self.get(location)
                 assert response.status_code == 303, (response.status_code, response.text[:500])

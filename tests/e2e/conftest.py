@@ -16,6 +16,7 @@ from tests.e2e.browser import Browser
 from tests.e2e.by_hand import Parties
 from tests.e2e.live import LiveServer, ServerPool, run_cli
 from tests.factories import MadeCitizen, make_citizen
+from tests.sms_gateway import SmsGateway
 
 LOG_TAIL = 12_000  # characters of a server's log shown with a failure
 POOL = pytest.StashKey[ServerPool]()
@@ -28,9 +29,23 @@ def live_servers(
     provider: Provider,  # the schema and signing keys exist before any server starts
     tmp_path_factory: pytest.TempPathFactory,
     pytestconfig: pytest.Config,
+    sms_gateway: SmsGateway,
 ) -> Iterator[ServerPool]:
     """Servers for this package's tests, all stopped once its last test has run."""
-    pool = ServerPool(database_url=database_url, root=tmp_path_factory.mktemp("servers"))
+    pool = ServerPool(
+        database_url=database_url,
+        root=tmp_path_factory.mktemp("servers"),
+        # every server delivers events from the one outbox in the database: whichever
+        # claims an event retries it after a second, not the default five
+        settings={
+            "IDP_EVENT_RETRY_SECONDS": "1",
+            # likewise every server sends text messages from the one SMS outbox: all to the
+            # test gateway, and retried after a second
+            "IDP_SMS_GATEWAY": "http",
+            "IDP_SMS_HTTP_URL": sms_gateway.url,
+            "IDP_SMS_RETRY_SECONDS": "1",
+        },
+    )
     pytestconfig.stash[POOL] = pool
     try:
         yield pool

@@ -118,9 +118,13 @@ class LiveServer:
 class ServerPool:
     """Starts servers on demand and stops every one of them at the end of the session."""
 
-    def __init__(self, *, database_url: str, root: Path) -> None:
+    def __init__(
+        self, *, database_url: str, root: Path, settings: Mapping[str, str] | None = None
+    ) -> None:
+        """`settings`: IDP_* variables for every server of the pool (a server's own win)."""
         self.database_url = database_url
         self.root = root
+        self.settings = dict(settings or {})
         self.servers: list[LiveServer] = []
 
     def environment(
@@ -154,7 +158,9 @@ class ServerPool:
                 name=name,
                 port=port,
                 issuer=issuer,
-                env=self.environment(issuer=issuer, data_dir=data_dir, extra=settings),
+                env=self.environment(
+                    issuer=issuer, data_dir=data_dir, extra={**self.settings, **settings}
+                ),
                 log_path=self.root / f"{name}.log",
             )
             self.servers.append(server)
@@ -171,6 +177,17 @@ class ServerPool:
 
 def run_cli(server: LiveServer, *args: str, stdin: str | None = None) -> dict[str, Any]:
     """Run the `idp` command with a server's configuration; return the JSON it prints."""
+    output: dict[str, Any] = json.loads(cli_output(server, *args, stdin=stdin))
+    return output
+
+
+def run_cli_lines(server: LiveServer, *args: str) -> list[dict[str, Any]]:
+    """Run an `idp` command that prints one JSON object a line (a listing); return them."""
+    return [json.loads(line) for line in cli_output(server, *args).splitlines() if line.strip()]
+
+
+def cli_output(server: LiveServer, *args: str, stdin: str | None = None) -> str:
+    """What the `idp` command prints, run with a server's configuration; it must succeed."""
     result = subprocess.run(
         [IDP, *args],
         env=server.env,
@@ -182,5 +199,4 @@ def run_cli(server: LiveServer, *args: str, stdin: str | None = None) -> dict[st
         check=False,
     )
     assert result.returncode == 0, f"idp {' '.join(args)} failed:\n{result.stderr}"
-    output: dict[str, Any] = json.loads(result.stdout)
-    return output
+    return result.stdout

@@ -41,6 +41,17 @@ ENDPOINTS = [
     ("GET", "/consent", PAGE),
     ("POST", "/consent", PAGE),
     ("GET", "/account", PAGE),
+    ("POST", "/account/second-factor", PAGE),
+    ("GET", "/login/code", PAGE),
+    ("POST", "/login/code", PAGE),
+    ("POST", "/login/step-up", PAGE),
+    ("GET", "/code", PAGE),
+    ("POST", "/code", PAGE),
+    ("POST", "/code/resend", PAGE),
+    ("GET", "/recover", PAGE),
+    ("POST", "/recover", PAGE),
+    ("GET", "/recover/password", PAGE),
+    ("POST", "/recover/password", PAGE),
     ("GET", "/lang/en", PAGE),
     ("GET", "/.well-known/openid-configuration", API),
     ("GET", "/jwks.json", API),
@@ -73,6 +84,8 @@ NAMES = (
     "decision",
     "next",
     "ui_locales",
+    "c",
+    "enable",
 )
 
 TRACE = re.compile(
@@ -130,7 +143,7 @@ ATTACKS: dict[str, Attack] = {
     "too_many_fields": Attack(raw="&".join(f"f{i}=v" for i in range(200))),
     "repeated_everything": Attack(raw=encoded("a") + "&" + encoded("b")),
     "bad_cookies": Attack(
-        headers={"Cookie": "idp_session=" + "z" * 4000 + "; idp_csrf=%00; idp_lang=xx"}
+        headers={"Cookie": "idp_session=" + "z" * 4000 + "; idp_csrf=%00; idp_lang=xx; idp_sms=%00"}
     ),
     "odd_accept_language": Attack(headers={"Accept-Language": "km;q=abc, ;q=, " + "x" * 3000}),
     "spoofed_forwarded_for": Attack(headers={"X-Forwarded-For": "'; DROP TABLE x; --" * 50}),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI
@@ -18,7 +19,18 @@ from idp.settings import Settings
 from idp.web.csrf import COOKIE as CSRF_COOKIE
 from idp.web.i18n import LANG_COOKIE
 from tests.factories import make_citizen, make_client, unique_phone
-from tests.flows import authorize_params, csrf_token, other_browser, query_of, sign_in
+from tests.flows import (
+    authorize_params,
+    csrf_token,
+    deliver_sms,
+    enter_code,
+    other_browser,
+    query_of,
+    sign_in,
+    sign_up,
+    sms_code,
+)
+from tests.sms_gateway import SmsGateway
 
 ERROR = re.compile(r'<p class="error" role="alert">(.*?)</p>', re.S)
 PASSPHRASE = "mango trees by the river"
@@ -121,7 +133,9 @@ def test_account_logout_form_carries_the_token(client: TestClient, provider: Pro
 # Sign-up
 
 
-def test_signup_creates_the_account_and_signs_in(client: TestClient, provider: Provider) -> None:
+def test_signup_creates_the_account_and_signs_in(
+    client: TestClient, provider: Provider, sms_gateway: SmsGateway
+) -> None:
     phone = unique_phone()
     local = "0" + phone.removeprefix("+855")
     page = client.get("/signup")
@@ -140,6 +154,11 @@ def test_signup_creates_the_account_and_signs_in(client: TestClient, provider: P
         },
     )
     assert response.status_code == 303, response.text
+    assert response.headers["location"].startswith("/code?c=")  # the number is checked first
+    assert COOKIE not in client.cookies
+    code = sms_code(provider, sms_gateway, phone)
+    response = enter_code(client, response.headers["location"], code)
+    assert response.status_code == 303, response.text
     assert response.headers["location"] == "/account"
     assert COOKIE in client.cookies
     account = client.get("/account")
@@ -155,23 +174,15 @@ def test_signup_creates_the_account_and_signs_in(client: TestClient, provider: P
         assert signed_in.status_code == 303
 
 
-def test_signup_during_authorization_continues_it(client: TestClient, provider: Provider) -> None:
+def test_signup_during_authorization_continues_it(
+    client: TestClient, provider: Provider, sms_gateway: SmsGateway
+) -> None:
     tx = pending_tx(client, provider)
     page = client.get("/signup", params={"tx": tx})
     assert "Ministry of Examples" in page.text
-    response = client.post(
-        "/signup",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "tx": tx,
-            "phone": unique_phone(),
-            "password": PASSPHRASE,
-            "password_confirm": PASSPHRASE,
-        },
-    )
-    assert response.status_code == 303
-    assert response.headers["location"] == f"/authorize/continue?tx={tx}"
-    assert client.get(response.headers["location"]).headers["location"].startswith("/consent?tx=")
+    location = sign_up(client, provider, sms_gateway, phone=unique_phone(), tx=tx)
+    assert location == f"/authorize/continue?tx={tx}"
+    assert client.get(location).headers["location"].startswith("/consent?tx=")
 
 
 @pytest.mark.parametrize(
@@ -201,14 +212,26 @@ def test_signup_errors_are_shown(
     assert form["password"] not in response.text.replace(PASSPHRASE, "")
 
 
-def test_signup_with_a_taken_number_is_refused(client: TestClient, provider: Provider) -> None:
+def test_signup_with_a_taken_number_is_refused_without_saying_so(
+    client: TestClient, provider: Provider, sms_gateway: SmsGateway
+) -> None:
+    """The page is the one a free number gets; the number's owner reads why in an SMS."""
     citizen = make_citizen(provider)
-    form = {**signup_form(client, provider), "phone": citizen.phone_number}
-    response = client.post("/signup", data=form)
-    assert response.status_code == 400
-    error = ERROR.search(response.text)
-    assert error
-    assert "cannot be used" in error.group(1)
+    pages, locations = [], []
+    for phone in (citizen.phone_number, unique_phone()):
+        response = client.post("/signup", data={**signup_form(client, provider), "phone": phone})
+        assert response.status_code == 303
+        locations.append(response.headers["location"])
+        deliver_sms(provider)
+        sms_gateway.wait_for(phone)
+        text = client.get(locations[-1]).text.replace(phone[-3:], "***")
+        challenge = query_of(locations[-1])["c"]
+        pages.append(text.replace(challenge, "C").replace(quote(challenge), "C"))
+    assert pages[0] == pages[1]
+    notice = sms_gateway.wait_for(citizen.phone_number)
+    assert "#" not in notice.text  # no code: a notice that the number is registered
+    assert "Registered" in notice.text
+    assert enter_code(client, locations[0], "123456").status_code == 400
     assert COOKIE not in client.cookies
 
 

@@ -1,0 +1,71 @@
+"""Starting a code challenge from a page: the browser's binding cookie, where the request
+came from (for the limits), then on to the page that asks for the code."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from idp.authn import sms
+from idp.provider import Provider
+from idp.sms.outbox import Origin
+from idp.web.forms import client_ip
+
+
+def origin_of(request: Request, provider: Provider, client_id: str | None) -> Origin:
+    return Origin(ip=client_ip(request, provider.settings.trusted_proxy_count), client_id=client_id)
+
+
+def browser_token(request: Request) -> str:
+    """This browser's binding value: the cookie's, or a new one for set_browser_cookie."""
+    token = request.cookies.get(sms.COOKIE)
+    return token if token and len(token) == 43 else secrets.token_urlsafe(32)
+
+
+def code_page_url(challenge_id: str, **extra: str) -> str:
+    return f"/code?{urlencode({'c': challenge_id, **extra})}"
+
+
+def begin(
+    request: Request,
+    session: Session,
+    provider: Provider,
+    *,
+    purpose: str,
+    phone_number: str,
+    delivery: str,
+    citizen_id: str | None = None,
+    tx: str | None = None,
+    client_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Response:
+    """Send the code and go to the page that asks for it. Raises SmsBlocked (nothing sent,
+    nothing stored) for the calling page to show."""
+    token = browser_token(request)
+    challenge = sms.start_challenge(
+        session,
+        provider,
+        purpose=purpose,
+        browser_token=token,
+        phone_number=phone_number,
+        delivery=delivery,
+        origin=origin_of(request, provider, client_id),
+        citizen_id=citizen_id,
+        tx=tx,
+        payload=payload,
+    )
+    response = RedirectResponse(code_page_url(challenge.id), status_code=303)
+    response.set_cookie(
+        sms.COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=provider.settings.cookie_secure,
+    )
+    return response
