@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
+from starlette.concurrency import run_in_threadpool
 
 from idp.errors import IdpError
 
@@ -81,16 +82,30 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
     return engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """Commit if the route returned, roll back if it raised (unless the error keeps changes)."""
-    with request.app.state.sessionmaker() as session:
-        try:
-            yield session
-        except IdpError as exc:
-            if exc.keep_changes:
-                session.commit()
-            raise
-        session.commit()
+def _finish(session: Session, *, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+    finally:
+        session.close()
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """Commit if the route returned, roll back if it raised (unless the error keeps changes).
+
+    Async on purpose: making a Session does no I/O, so only the commit needs a worker thread;
+    a sync generator would cost FastAPI two thread hops per request (enter and exit).
+    """
+    session: Session = request.app.state.sessionmaker()
+    try:
+        yield session
+    except IdpError as exc:
+        await run_in_threadpool(_finish, session, commit=exc.keep_changes)
+        raise
+    except BaseException:
+        await run_in_threadpool(_finish, session, commit=False)
+        raise
+    await run_in_threadpool(_finish, session, commit=True)
 
 
 # scope="function" commits before the response is sent: a client never holds a code that a
