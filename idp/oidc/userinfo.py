@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 import consent.api
-from idp.accounts.models import Citizen
 from idp.db import DbSession
 from idp.errors import InvalidRequest, InvalidToken
 from idp.oidc import claims
 from idp.oidc.params import Params, read_query_or_body
-from idp.oidc.tokens import verify_access_token
+from idp.oidc.tokens import verify_citizen_token
 from idp.provider import ProviderDep
 
 router = APIRouter()
@@ -48,14 +47,11 @@ def userinfo(
     params: Annotated[Params, Depends(userinfo_params)],
 ) -> JSONResponse:
     token = bearer_token(request, params)
-    token_claims, grant = verify_access_token(
+    token_claims, grant, citizen = verify_citizen_token(
         session, provider.settings, provider.keys.get(session), token
     )
-    if grant is None:
-        raise InvalidToken("This token was issued to a client, not for a citizen.")
     current = consent.api.active(session, subject=grant.citizen_id, recipient=grant.client_id)
-    citizen = session.get(Citizen, grant.citizen_id)
-    if current is None or citizen is None:
+    if current is None:
         raise InvalidToken("Consent for this client was withdrawn.")
     names = (grant.claims or {}).get("userinfo", {})
     body: dict[str, Any] = {
