@@ -20,6 +20,7 @@ from idp.crypto.master import load_master_key
 from idp.db import make_engine
 from idp.errors import InvalidClient, InvalidRequest, InvalidToken, OAuthError, PageError
 from idp.events import outbox
+from idp.http import NO_STORE
 from idp.oidc import (
     authorize,
     discovery,
@@ -51,8 +52,6 @@ from idp.web.middleware import BodyTooLarge, Guard
 from idp.web.render import render
 
 log = logging.getLogger("idp")
-
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def oauth_error_response(exc: OAuthError) -> JSONResponse:

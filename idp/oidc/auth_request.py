@@ -28,6 +28,7 @@ from idp.errors import (
     UnmetAuthenticationRequirements,
     UnsupportedResponseType,
 )
+from idp.http import NO_STORE
 from idp.oidc import pkce
 from idp.oidc.claims import parse_claims_request
 from idp.oidc.models import PendingAuthorization
@@ -218,7 +219,7 @@ def redirect_to_client(
     extra = urlencode({k: v for k, v in {**values, "iss": issuer}.items() if v is not None})
     query = f"{parts.query}&{extra}" if parts.query else extra
     location = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-    return RedirectResponse(location, status_code=303, headers={"Cache-Control": "no-store"})
+    return RedirectResponse(location, status_code=303, headers=NO_STORE)
 
 
 def redirect_error(req: AuthRequest, exc: OAuthError, *, issuer: str) -> RedirectResponse:

@@ -11,6 +11,7 @@ import consent.api
 from idp.agencies.models import Client
 from idp.db import DbSession, utcnow
 from idp.errors import InvalidRequest, InvalidToken
+from idp.http import NO_STORE
 from idp.oidc import grants
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.params import Params, read_body
@@ -72,6 +73,4 @@ def introspect(
     token = params.get("token")
     if token is None:
         raise InvalidRequest("token is required.")
-    return JSONResponse(
-        describe(session, provider, client, token), headers={"Cache-Control": "no-store"}
-    )
+    return JSONResponse(describe(session, provider, client, token), headers=NO_STORE)

@@ -16,11 +16,11 @@ from idp.agencies.metadata import InvalidClientMetadata
 from idp.agencies.models import PENDING, Client
 from idp.db import DbSession
 from idp.errors import InvalidRequest, InvalidToken
+from idp.http import NO_STORE
 from idp.provider import Provider, ProviderDep
 
 router = APIRouter()
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_DOCUMENT = 32 * 1024
 
 # what the provider issues or decides: a client never sets these (RFC 7592 §2.2)

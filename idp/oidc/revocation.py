@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from idp.db import DbSession
 from idp.errors import InvalidRequest, InvalidToken, UnsupportedTokenType
+from idp.http import NO_STORE
 from idp.oidc import grants
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.params import Params, read_body
@@ -43,7 +44,7 @@ def revoke(
     if refresh_grant is not None:
         if refresh_grant.client_id == client.client_id:
             grants.revoke_grant(session, refresh_grant.id)
-        return Response(status_code=200, headers={"Cache-Control": "no-store"})
+        return Response(status_code=200, headers=NO_STORE)
     try:
         claims, _ = verify_access_token(
             session, provider.settings, provider.keys.get(session), token
@@ -54,4 +55,4 @@ def revoke(
         if str(claims.get("client_id")) == client.client_id:
             expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
             grants.revoke_access_token(session, jti=str(claims["jti"]), expires_at=expires)
-    return Response(status_code=200, headers={"Cache-Control": "no-store"})
+    return Response(status_code=200, headers=NO_STORE)

@@ -20,6 +20,7 @@ from idp.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
+from idp.http import NO_STORE
 from idp.oidc import claims, grants, tokens
 from idp.oidc.client_auth import authenticate_client
 from idp.oidc.models import Grant
@@ -27,8 +28,6 @@ from idp.oidc.params import Params, read_body
 from idp.provider import Provider, ProviderDep
 
 router = APIRouter()
-
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def consented_scopes(session: Session, grant: Grant) -> tuple[list[str], consent.api.Consent]:

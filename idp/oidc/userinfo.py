@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 import consent.api
 from idp.db import DbSession
 from idp.errors import InvalidRequest, InvalidToken
+from idp.http import NO_STORE
 from idp.oidc import claims
 from idp.oidc.params import Params, read_query_or_body
 from idp.oidc.tokens import verify_citizen_token
@@ -63,4 +64,4 @@ def userinfo(
         ),
         "sub": token_claims["sub"],
     }
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    return JSONResponse(body, headers=NO_STORE)

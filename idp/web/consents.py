@@ -16,6 +16,7 @@ from idp.authn import sessions
 from idp.authn.models import LoginSession
 from idp.db import DbSession
 from idp.errors import InvalidToken, PageError
+from idp.http import NO_STORE
 from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.web import csrf
@@ -25,7 +26,6 @@ from idp.web.render import render
 
 router = APIRouter(prefix="/account")
 
-NO_STORE = {"Cache-Control": "no-store"}
 BY_CITIZEN = "withdrawn by the citizen"
 
 

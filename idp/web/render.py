@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from idp.http import NO_STORE
 from idp.oidc.claims import claims_of
 from idp.provider import Provider
 from idp.web import csrf
@@ -45,7 +46,7 @@ def render(
         **context,
     )
     # pages carry CSRF tokens and personal data: never stored by browsers or proxies
-    response = HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+    response = HTMLResponse(html, status_code=status_code, headers=NO_STORE)
     if new_cookie:
         csrf.set_cookie(response, new_cookie, secure=provider.settings.cookie_secure)
     return response
