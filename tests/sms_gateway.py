@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 CODE = re.compile(r"#(\d{6})$")
-WAIT_SECONDS = 10.0
+WAIT_SECONDS = 30.0  # generous: a loaded CI machine may delay the outbox worker
 
 
 @dataclass(frozen=True)
