@@ -88,7 +88,7 @@ def register_client(
     secret = _new_secret(registration.token_endpoint_auth_method)
     token = secrets.token_urlsafe(32)
     client = Client(
-        client_id=client_id or secrets.token_urlsafe(18),
+        client_id=client_id or secrets.token_hex(16),  # never a leading "-" (a CLI flag)
         agency_id=agency.id if agency else None,
         client_secret_hash=hash_secret(secret) if secret else None,
         registration_token_hash=hash_secret(token),
