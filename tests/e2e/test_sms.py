@@ -38,10 +38,13 @@ def phone_browser(sms_server: LiveServer) -> Browser:
         return browser
 
 
-def type_code(browser: Browser, gateway: SmsGateway, location: str, phone: str) -> str:
-    """Wait for the SMS like its owner, type its code; return where the provider sends us."""
+def type_code(
+    browser: Browser, gateway: SmsGateway, location: str, phone: str, *, nth: int = 1
+) -> str:
+    """Wait for the `nth` SMS to `phone` like its owner, type its code; return where the
+    provider sends us. (Counting messages only after the page loads would race the outbox.)"""
     page = browser.show(location)
-    code = gateway.wait_for(phone, len(gateway.received(phone)) + 1).code
+    code = gateway.wait_for(phone, nth).code
     response = browser.post(
         "/code",
         data={"csrf_token": hidden(CSRF, page.text), "c": hidden(C, page.text), "code": code},
@@ -72,6 +75,7 @@ def walk(
 ) -> str:
     """From the first redirect of /authorize to the agency: sign in (password, or a code
     alone), type codes when asked, consent."""
+    typed = len(gateway.received(citizen.phone_number))  # nothing is on its way yet
     for _ in range(10):
         if location.startswith(redirect_uri):
             return location
@@ -83,7 +87,8 @@ def walk(
         elif path == "/login":
             location = browser.sign_in(citizen, location)
         elif path == "/code":
-            location = type_code(browser, gateway, location, citizen.phone_number)
+            typed += 1
+            location = type_code(browser, gateway, location, citizen.phone_number, nth=typed)
         elif path == "/consent":
             location = browser.answer_consent(location)
         else:

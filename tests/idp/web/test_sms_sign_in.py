@@ -86,12 +86,12 @@ def finish(
 def password_then_code(
     client: TestClient, provider: Provider, gateway: SmsGateway, citizen: MadeCitizen, tx: str
 ) -> str:
+    sent = len(gateway.received(citizen.phone_number))  # counted before anything is sent
     location = sign_in(client, citizen, tx)
     assert location.startswith("/code?c="), location
     assert COOKIE not in client.cookies  # nothing is signed in before the code
     page = client.get(location).text
     assert "Enter the code" in page
-    sent = len(gateway.received(citizen.phone_number))
     done = enter_code(client, location, sms_code(provider, gateway, citizen.phone_number, sent + 1))
     assert done.status_code == 303, done.text
     return str(done.headers["location"])
