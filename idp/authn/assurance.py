@@ -1,21 +1,60 @@
-"""Levels of assurance: `acr` values (identity proofing x authentication) and RFC 8176 `amr`."""
+"""Levels of assurance: `acr` values and RFC 8176 `amr`.
+
+An `acr` names two things at once (docs/authentication.md):
+`urn:citizen-idp:acr:<identity>:<strength>`, where identity is how sure the provider is of
+who the citizen is (raised by proofing) and strength is how they signed in. A sign-in meets
+a requested level when it is at least as high on both axes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 ACR_PREFIX = "urn:citizen-idp:acr:"
 
-# Identity assurance is self-asserted until proofing raises it. Authentication strength:
-# a code sent by SMS alone is the lowest level (NIST SP 800-63B §5.1.3.3: a restricted
-# authenticator), a password alone is "basic", password plus SMS code is multi-factor.
-ACR_SELF_ASSERTED_SMS_ONLY = ACR_PREFIX + "self-asserted:sms-only"
-ACR_SELF_ASSERTED_BASIC = ACR_PREFIX + "self-asserted:basic"
-ACR_SELF_ASSERTED_MFA = ACR_PREFIX + "self-asserted:mfa"
+# Lowest first. Identity: self-asserted until proofing, remotely (documents checked by an
+# officer) or in person at an office.
+IDENTITY_LEVELS = ("self-asserted", "verified-remote", "verified-in-person")
+# Authentication strength: a code sent by SMS alone is the lowest (NIST SP 800-63B §5.1.3.3:
+# a restricted authenticator), a password alone is "basic", password plus SMS code is
+# multi-factor, a passkey with user verification is phishing-resistant (and multi-factor).
+STRENGTHS = ("sms-only", "basic", "mfa", "phishing-resistant")
 
-SUPPORTED_ACR_VALUES = (ACR_SELF_ASSERTED_BASIC, ACR_SELF_ASSERTED_MFA, ACR_SELF_ASSERTED_SMS_ONLY)
+SELF_ASSERTED, VERIFIED_REMOTE, VERIFIED_IN_PERSON = range(len(IDENTITY_LEVELS))
+SMS_ONLY, BASIC, MFA, PHISHING_RESISTANT = range(len(STRENGTHS))
 
-RANK = {ACR_SELF_ASSERTED_SMS_ONLY: 1, ACR_SELF_ASSERTED_BASIC: 2, ACR_SELF_ASSERTED_MFA: 3}
+
+@dataclass(frozen=True)
+class Level:
+    identity: int  # index into IDENTITY_LEVELS
+    strength: int  # index into STRENGTHS
+
+    @property
+    def acr(self) -> str:
+        return f"{ACR_PREFIX}{IDENTITY_LEVELS[self.identity]}:{STRENGTHS[self.strength]}"
+
+    def meets(self, wanted: Level) -> bool:
+        return self.identity >= wanted.identity and self.strength >= wanted.strength
+
+
+def level(acr: str) -> Level | None:
+    """The level an `acr` value names, or None for a value of somebody else's vocabulary."""
+    if not acr.startswith(ACR_PREFIX):
+        return None
+    identity, _, strength = acr[len(ACR_PREFIX) :].partition(":")
+    if identity not in IDENTITY_LEVELS or strength not in STRENGTHS:
+        return None
+    return Level(IDENTITY_LEVELS.index(identity), STRENGTHS.index(strength))
+
+
+ACR_SELF_ASSERTED_SMS_ONLY = Level(SELF_ASSERTED, SMS_ONLY).acr
+ACR_SELF_ASSERTED_BASIC = Level(SELF_ASSERTED, BASIC).acr
+ACR_SELF_ASSERTED_MFA = Level(SELF_ASSERTED, MFA).acr
+ACR_SELF_ASSERTED_PHISHING_RESISTANT = Level(SELF_ASSERTED, PHISHING_RESISTANT).acr
+
+# The levels a sign-in here can reach today (discovery's acr_values_supported).
+SUPPORTED_ACR_VALUES = (ACR_SELF_ASSERTED_SMS_ONLY, ACR_SELF_ASSERTED_BASIC, ACR_SELF_ASSERTED_MFA)
 
 AMR_PASSWORD = "pwd"  # RFC 8176 §2
 AMR_SMS = "sms"
@@ -28,17 +67,32 @@ AMR_FOR_ACR = {
 }
 
 
-def required_rank(acr_values: Iterable[str]) -> int:
-    """The lowest level the request accepts: acr_values name acceptable levels (OIDC Core
-    §3.1.2.1), and a higher level than one asked for meets it. 0 when none is asked."""
-    ranks = [RANK[value] for value in acr_values if value in RANK]
-    return min(ranks, default=0)
+def acceptable(acr_values: Iterable[str]) -> list[Level]:
+    """The levels a request accepts: acr_values name acceptable levels (OIDC Core §3.1.2.1);
+    values outside our vocabulary are ignored."""
+    return [wanted for wanted in map(level, acr_values) if wanted is not None]
 
 
 def meets(acr: str, acr_values: Iterable[str]) -> bool:
-    """Whether a sign-in at `acr` answers a request for `acr_values`."""
-    return RANK.get(acr, 0) >= required_rank(acr_values)
+    """Whether a sign-in at `acr` answers a request for `acr_values` (any one of them)."""
+    wanted = acceptable(acr_values)
+    if not wanted:
+        return True
+    have = level(acr)
+    return have is not None and any(have.meets(each) for each in wanted)
 
 
-def needs_mfa(acr_values: Iterable[str]) -> bool:
-    return required_rank(acr_values) >= RANK[ACR_SELF_ASSERTED_MFA]
+def reachable(acr_values: Iterable[str], identity: int) -> list[Level]:
+    """The acceptable levels a citizen at `identity` can reach by signing in more strongly
+    (identity assurance is raised by proofing, never by a sign-in)."""
+    return [each for each in acceptable(acr_values) if each.identity <= identity]
+
+
+def required_strength(acr_values: Iterable[str], identity: int = SELF_ASSERTED) -> int:
+    """The weakest sign-in that meets the request for a citizen at `identity`; SMS_ONLY
+    (anything) when the request names no level it can reach."""
+    return min((each.strength for each in reachable(acr_values, identity)), default=SMS_ONLY)
+
+
+def needs_mfa(acr_values: Iterable[str], identity: int = SELF_ASSERTED) -> bool:
+    return required_strength(acr_values, identity) >= MFA
