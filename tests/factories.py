@@ -10,6 +10,7 @@ from typing import Any
 
 from idp.accounts import service as accounts
 from idp.accounts.models import Citizen
+from idp.admin.access import ADMIN
 from idp.agencies.models import AgencyMember
 from idp.agencies.service import create_client
 from idp.provider import Provider
@@ -91,14 +92,18 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def make_admin(provider: Provider) -> MadeCitizen:
-    """A citizen with the staff role "admin" (as `idp users create --role admin` makes one)."""
+def make_staff(provider: Provider, *roles: str) -> MadeCitizen:
+    """A citizen holding staff `roles` (as `idp users create --role ...` makes one)."""
     made = make_citizen(provider)
     with provider.sessions.begin() as session:
         citizen = session.get(Citizen, made.id)
         assert citizen is not None
-        citizen.roles = ["admin"]
+        citizen.roles = list(roles)
     return made
+
+
+def make_admin(provider: Provider) -> MadeCitizen:
+    return make_staff(provider, ADMIN)
 
 
 def make_member(provider: Provider, agency_id: str) -> MadeCitizen:

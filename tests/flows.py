@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.testclient import TestClient
 
+from idp.authn import sessions
+from idp.authn.assurance import ACR_SELF_ASSERTED_PHISHING_RESISTANT
 from idp.provider import Provider
 from idp.sms.gateway import open_gateway
 from idp.sms.outbox import deliver_due
@@ -64,6 +66,20 @@ def sign_in(browser: TestClient, citizen: MadeCitizen, tx: str | None = None) ->
     response = browser.post("/login", data=form)
     assert response.status_code == 303, response.text
     return response.headers["location"]
+
+
+def sign_in_as_staff(browser: TestClient, provider: Provider, citizen: MadeCitizen) -> None:
+    """A session as staff sessions are made: signed in with a passkey (phishing-resistant).
+    Started directly, as the passkey ceremony itself is tested on its own."""
+    with provider.sessions.begin() as session:
+        token, _ = sessions.start_session(
+            session,
+            citizen_id=citizen.id,
+            amr=["hwk", "user"],
+            acr=ACR_SELF_ASSERTED_PHISHING_RESISTANT,
+            policy=provider.session_policy,
+        )
+    browser.cookies.set(sessions.COOKIE, token)
 
 
 def ticked_boxes(html: str, untick: tuple[str, ...] = ()) -> dict[str, str]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from idp.accounts import service as accounts
 from idp.accounts.models import Citizen
 from idp.accounts.service import InvalidAccountData
+from idp.admin.access import ADMIN, AGENCY_APPROVER, require_staff
 from idp.agencies import service
 from idp.agencies.metadata import EMAIL
 from idp.agencies.models import (
@@ -35,14 +36,13 @@ from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
-from idp.web.portal import not_found, signed_in, to_login
+from idp.web.portal import not_found, to_login
 from idp.web.render import render
 
 router = APIRouter(prefix="/admin")
 
 Form = Annotated[Params, Depends(read_form)]
 
-ADMIN_ROLE = "admin"
 TOKEN_DAYS = (1, 7, 30)
 HOST = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
@@ -62,16 +62,9 @@ DONE = frozenset(
 
 
 def require_admin(request: Request, session: Session, provider: Provider) -> Citizen | None:
-    """The signed-in administrator, or None when nobody is signed in; a 403 page for anyone
-    else. Every admin route calls this first: it is the one place that decides who may act as
-    an administrator (the passkey that admin sessions will need is checked here)."""
-    login = signed_in(request, session, provider)
-    if login is None:
-        return None
-    citizen = session.get(Citizen, login.citizen_id)
-    if citizen is None or ADMIN_ROLE not in (citizen.roles or []):
-        raise PageError("forbidden_title", "not_admin", status_code=403)
-    return citizen
+    """The signed-in administrator or agency approver, or None when nobody is signed in."""
+    staff = require_staff(request, session, provider, ADMIN, AGENCY_APPROVER)
+    return None if staff is None else staff.citizen
 
 
 @dataclass(frozen=True)

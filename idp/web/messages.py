@@ -94,7 +94,7 @@ MESSAGES |= {
         "This page is for the staff of agencies. Ask an administrator to add your account to "
         "your agency."
     ),
-    "not_admin": N_("This page is for administrators."),
+    "not_staff": N_("This page is for staff members with the right role."),
     "no_secret_title": N_("There is no secret to replace"),
     "no_secret": N_("This service signs in without a shared secret."),
     "agency_name_invalid": N_("Enter the agency's name, at most 200 characters."),

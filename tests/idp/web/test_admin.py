@@ -25,6 +25,7 @@ from tests.flows import (
     obtain_tokens,
     other_browser,
     sign_in,
+    sign_in_as_staff,
     token_post,
 )
 
@@ -41,7 +42,7 @@ def english(client: TestClient) -> None:
 def admin(client: TestClient, provider: Provider) -> MadeCitizen:
     """`client` signed in as an administrator."""
     made = make_admin(provider)
-    sign_in(client, made)
+    sign_in_as_staff(client, provider, made)
     return made
 
 
@@ -107,7 +108,7 @@ def test_only_administrators_may_open_it(client: TestClient, provider: Provider,
     sign_in(client, citizen)
     page = client.get("/admin")
     assert page.status_code == 403
-    assert "This page is for administrators." in page.text
+    assert "This page is for staff members with the right role." in page.text
     for path, form in post_routes(agency.id, rp.client_id).items():
         response = post(client, path, **form)
         assert response.status_code == 403, path

@@ -28,6 +28,7 @@ from tests.flows import (
     follow_to_client,
     other_browser,
     sign_in,
+    sign_in_as_staff,
     token_post,
 )
 
@@ -97,7 +98,7 @@ def status_of(provider: Provider, client_id: str) -> str:
 
 def approve(app: FastAPI, provider: Provider, client_id: str) -> None:
     with other_browser(app) as admin:
-        sign_in(admin, make_admin(provider))
+        sign_in_as_staff(admin, provider, make_admin(provider))
         response = admin.post(
             f"/admin/clients/{client_id}/status",
             data={"status": "active", "csrf_token": page_token(admin)},
