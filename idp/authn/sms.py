@@ -29,7 +29,7 @@ from idp.sms.outbox import Origin
 CODE_TTL = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 COOKIE = "idp_sms"
-PURPOSES = frozenset({"signup", "login", "mfa", "recovery"})
+PURPOSES = frozenset({"signup", "login", "mfa", "recovery", "phone"})
 DELIVERIES = frozenset({"code", "taken", "none"})  # a code; the "already registered" notice
 CHALLENGE_ID = re.compile(r"[A-Za-z0-9_-]{43}")
 

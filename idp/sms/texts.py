@@ -19,6 +19,7 @@ CODE_TEXT = {
     "login": ("លេខកូដសម្ងាត់ចូលគណនី", "Secret sign-in code"),
     "mfa": ("លេខកូដសម្ងាត់ចូលគណនី", "Secret sign-in code"),
     "recovery": ("លេខកូដសម្ងាត់ស្ដារគណនី", "Secret recovery code"),
+    "phone": ("លេខកូដសម្ងាត់ប្ដូរលេខ", "Code for new number"),
 }
 
 # notices carry no code; their last line is the site's address
@@ -26,6 +27,8 @@ NOTICE_TEXT = {
     # sent instead of a sign-up code when the number already has an account
     "taken": ("មានគណនីហើយ ចូល ឬស្ដារ", "Registered: log in or recover"),
     "password_changed": ("ពាក្យសម្ងាត់ត្រូវបានប្ដូរ", "Your password was changed"),
+    # sent to the number an account leaves
+    "phone_changed": ("លេខគណនីត្រូវបានប្ដូរ", "Account moved to a new number"),
 }
 
 

@@ -39,7 +39,16 @@ def account(request: Request, session: DbSession, provider: ProviderDep) -> Resp
         login=login,
         agency_member=bool(agencies_of(session, login.citizen_id)),
         sms_notice=second_factor.notice_of(request),
+        phone_notice=phone_notice_of(request),
     )
+
+
+PHONE_NOTICES = frozenset({"phone_changed", "phone_taken"})
+
+
+def phone_notice_of(request: Request) -> str | None:
+    notice = request.query_params.get("phone")
+    return notice if notice in PHONE_NOTICES else None
 
 
 @router.get("/lang/{locale}")

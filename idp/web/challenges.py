@@ -3,7 +3,9 @@ came from (for the limits), then on to the page that asks for the code."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,8 +15,12 @@ from sqlalchemy.orm import Session
 
 from idp.authn import sms
 from idp.provider import Provider
+from idp.sms import outbox, texts
+from idp.sms.limits import SmsBlocked
 from idp.sms.outbox import Origin
 from idp.web.forms import client_ip
+
+NOTICE_TTL = timedelta(hours=1)  # a notice not delivered within the hour is given up
 
 
 def origin_of(request: Request, provider: Provider, client_id: str | None) -> Origin:
@@ -25,6 +31,31 @@ def browser_token(request: Request) -> str:
     """This browser's binding value: the cookie's, or a new one for set_browser_cookie."""
     token = request.cookies.get(sms.COOKIE)
     return token if token and len(token) == 43 else secrets.token_urlsafe(32)
+
+
+def send_notice(
+    request: Request,
+    session: Session,
+    provider: Provider,
+    *,
+    to: str,
+    kind: str,
+    client_id: str | None = None,
+) -> None:
+    """Tell a number that something changed on its account (texts.NOTICE_TEXT), so a citizen
+    whose account was taken over learns of it. A blocked notice is logged and counted; the
+    change it reports stands."""
+    with contextlib.suppress(SmsBlocked):
+        outbox.queue(
+            session,
+            provider,
+            to=to,
+            text=texts.notice_message(kind, host=texts.issuer_host(provider.settings.issuer)),
+            purpose="notice",
+            origin=origin_of(request, provider, client_id),
+            ttl=NOTICE_TTL,
+            notice=True,
+        )
 
 
 def code_page_url(challenge_id: str, **extra: str) -> str:

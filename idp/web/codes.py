@@ -23,7 +23,7 @@ from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.sms import outbox
 from idp.sms.limits import SmsBlocked
-from idp.web import challenges
+from idp.web import challenges, phone
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
 from idp.web.login import after_sign_in, pending_context, sign_in
@@ -35,7 +35,7 @@ Form = Annotated[Params, Depends(read_form)]
 
 # where a failed delivery is shown: the outcome cannot tell whether a number has an account
 # (sign-up sends a code or a notice alike; a second factor follows the password)
-SHOWS_DELIVERY = frozenset({"signup", "mfa"})
+SHOWS_DELIVERY = frozenset({"signup", "mfa", "phone"})
 
 
 def code_page(
@@ -88,6 +88,8 @@ def code_submit(
         return code_page(request, session, provider, row, error=exc.reason, status_code=400)
     if row.purpose == "signup":
         return finish_signup(request, session, provider, row)
+    if row.purpose == "phone":
+        return phone.finish_phone_change(request, session, provider, row)
     if row.purpose == "recovery":
         row.verified_at = utcnow()
         audit.record(

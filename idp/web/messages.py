@@ -110,6 +110,7 @@ MESSAGES |= {
     "code_title_login": N_("Sign in with a code"),
     "code_title_mfa": N_("Enter the code"),
     "code_title_recovery": N_("Reset your password"),
+    "code_title_phone": N_("Confirm your new number"),
     "code_page_expired_title": N_("This code page has expired"),
     "code_page_expired": N_(
         "Codes work only in the browser that asked for them, for a short time. Start again."
@@ -130,6 +131,11 @@ MESSAGES |= {
     "registered": N_(
         "This number already has an account. Sign in, or use \u201cForgot your password?\u201d."
     ),
+    "phone_same": N_("This is already your number. Enter the new one."),
+    "phone_sign_in_again": N_(
+        "For your safety, sign in again before you change your number, then come back here."
+    ),
+    "phone_changed": N_("Done: your account now uses the new number."),
     "sms_on": N_("Done: we will ask for a code after your password."),
     "sms_off": N_("Done: your password alone signs you in."),
     "sms_on_needs_verified": N_("Your phone number is not confirmed, so codes cannot be sent."),

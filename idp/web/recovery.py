@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlencode
@@ -21,7 +20,6 @@ from idp.db import DbSession, utcnow
 from idp.errors import PageError
 from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
-from idp.sms import outbox, texts
 from idp.sms.limits import MESSAGE_FOR, SmsBlocked, destination_problem
 from idp.web import challenges
 from idp.web.codes import account_of
@@ -172,27 +170,16 @@ def new_password_submit(
     sessions.end_all_sessions(session, citizen_id=citizen.id)
     provider.throttle.clear(session, throttle.account_key(citizen.phone_number))
     audit.record(session, "account.password_reset", actor="citizen", citizen_id=citizen.id)
-    notify_password_changed(request, session, provider, row)
+    challenges.send_notice(
+        request,
+        session,
+        provider,
+        to=row.phone_number,
+        kind="password_changed",
+        client_id=row.client_id,
+    )
     session.delete(row)
     query = {"notice": "password_changed", **({"tx": row.tx} if row.tx else {})}
     response = RedirectResponse(f"/login?{urlencode(query)}", status_code=303)
     response.delete_cookie(sessions.COOKIE, path="/")
     return response
-
-
-def notify_password_changed(
-    request: Request, session: Session, provider: Provider, row: SmsChallenge
-) -> None:
-    """Tell the number, so a citizen whose account was taken over learns of it."""
-    host = texts.issuer_host(provider.settings.issuer)
-    with contextlib.suppress(SmsBlocked):  # logged and counted; the new password stands
-        outbox.queue(
-            session,
-            provider,
-            to=row.phone_number,
-            text=texts.notice_message("password_changed", host=host),
-            purpose="notice",
-            origin=challenges.origin_of(request, provider, row.client_id),
-            ttl=timedelta(hours=1),
-            notice=True,
-        )

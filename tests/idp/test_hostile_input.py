@@ -42,6 +42,8 @@ ENDPOINTS = [
     ("POST", "/consent", PAGE),
     ("GET", "/account", PAGE),
     ("POST", "/account/second-factor", PAGE),
+    ("GET", "/account/phone", PAGE),
+    ("POST", "/account/phone", PAGE),
     ("GET", "/login/code", PAGE),
     ("POST", "/login/code", PAGE),
     ("POST", "/login/step-up", PAGE),
