@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,11 +28,12 @@ def latest(session: Session, *, subject: str, recipient: str) -> ConsentRecord |
     ).first()
 
 
-def is_active(record: ConsentRecord | None, *, now: datetime | None = None) -> bool:
-    """A grant that is the latest record of its pair and has not expired."""
+def is_active(record: Any, *, now: datetime | None = None) -> bool:
+    """A grant that is the latest record of its pair and has not expired (`record`: a
+    ConsentRecord, a row of its columns, or None)."""
     if record is None or record.action != GRANT or record.expires_at is None:
         return False
-    return record.expires_at > (now or _now())
+    return bool(record.expires_at > (now or _now()))
 
 
 def active_consent(session: Session, *, subject: str, recipient: str) -> ConsentRecord | None:

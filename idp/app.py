@@ -16,6 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
 from starlette.exceptions import HTTPException
 
+from idp.admin import api as admin_api
+from idp.admin import audit_log as admin_audit_log
+from idp.admin import pages as admin_pages
+from idp.admin import proofing as admin_proofing
 from idp.crypto.master import load_master_key
 from idp.db import make_engine
 from idp.errors import InvalidClient, InvalidRequest, InvalidToken, OAuthError, PageError
@@ -37,16 +41,22 @@ from idp.settings import Settings
 from idp.sms import outbox as sms_outbox
 from idp.web import (
     account,
+    activity,
     admin,
     codes,
     consent,
     consents,
+    identity,
     login,
+    passkey_account,
+    passkey_signup,
+    passkeys,
     phone,
     portal,
     recovery,
     second_factor,
     sms_login,
+    uploads,
 )
 from idp.web.i18n import pick_locale
 from idp.web.middleware import BodyTooLarge, Guard
@@ -179,10 +189,19 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
         consent,
         consents,
         account,
+        activity,
         second_factor,
         phone,
+        passkeys,
+        passkey_account,
+        passkey_signup,
         portal,
+        admin_api,
+        admin_audit_log,  # before admin, like the other /admin/... routers
+        admin_proofing,  # before admin: /admin/proofing/... are not agency routes
+        admin_pages,
         admin,
+        identity,
         health,
     ):
         app.include_router(module.router)
@@ -190,5 +209,6 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
         app.include_router(router)
     static = resources.files("idp.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    app.add_middleware(Guard)
+    photo_body = settings.proofing_photo_max_bytes + 64 * 1024  # the photo and the fields
+    app.add_middleware(Guard, uploads=dict.fromkeys(uploads.UPLOAD_PATHS, photo_body))
     return app

@@ -2,8 +2,15 @@
 
 from idp.accounts.models import Citizen
 from idp.agencies.models import Client
-from idp.audit.models import AuditEvent
-from idp.authn.models import AuthFailure, LoginSession, SmsChallenge
+from idp.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditTokenUse
+from idp.authn.models import (
+    AuthFailure,
+    LoginSession,
+    Passkey,
+    PasskeyAfterPassword,
+    PasskeyChallenge,
+    SmsChallenge,
+)
 from idp.crypto.models import SigningKey
 from idp.events.models import OutboundEvent
 from idp.oidc.models import (
@@ -13,10 +20,14 @@ from idp.oidc.models import (
     RefreshToken,
     RevokedAccessToken,
 )
+from idp.proofing.models import ProofingCase
 from idp.sms.models import SmsMessage
 
 __all__ = [
+    "AuditChainHead",
+    "AuditCheckpoint",
     "AuditEvent",
+    "AuditTokenUse",
     "AuthFailure",
     "AuthorizationCode",
     "Citizen",
@@ -24,7 +35,11 @@ __all__ = [
     "Grant",
     "LoginSession",
     "OutboundEvent",
+    "Passkey",
+    "PasskeyAfterPassword",
+    "PasskeyChallenge",
     "PendingAuthorization",
+    "ProofingCase",
     "RefreshToken",
     "RevokedAccessToken",
     "SigningKey",

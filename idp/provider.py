@@ -18,6 +18,7 @@ from idp.authn.throttle import Throttle, make_throttle
 from idp.crypto.keys import KeyCache
 from idp.crypto.master import derive
 from idp.oidc.claims import pairwise_sub
+from idp.proofing.keys import ProofingKeys
 from idp.settings import Settings
 from idp.sms.keys import SmsKeys
 
@@ -34,6 +35,7 @@ class Provider:
     client_keys: ClientKeys
     fetcher: Fetcher
     sms_keys: SmsKeys
+    proofing_keys: ProofingKeys
 
     @classmethod
     def build(cls, settings: Settings, sessions: sessionmaker[Session], master: bytes) -> Provider:
@@ -56,6 +58,7 @@ class Provider:
             client_keys=ClientKeys(fetcher=fetcher),
             fetcher=fetcher,
             sms_keys=SmsKeys.derive(master),
+            proofing_keys=ProofingKeys.derive(master),
             throttle=make_throttle(
                 settings.redis_url,
                 window=timedelta(seconds=settings.login_failure_window_seconds),

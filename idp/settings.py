@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         description="First wait before redelivering an event an agency did not accept; it "
         "doubles with each try up to an hour.",
     )
+    audit_checkpoint_seconds: int = Field(
+        3600,
+        ge=300,
+        le=7 * 24 * 3600,
+        description="How often the sweeper signs a checkpoint of the audit chain (it looks "
+        "every 5 minutes; one checkpoint per interval, however many workers).",
+    )
     jurisdiction: str = Field(
         "KH", description="ISO 3166 country code whose law governs consent (on receipts)."
     )
@@ -124,6 +131,12 @@ class Settings(BaseSettings):
     sms_login_enabled: bool = Field(
         True, description='Offer "Sign in with a code" (SMS alone, the lowest acr level).'
     )
+    webauthn_rp_id: str = Field(
+        "",
+        description="The WebAuthn relying party ID passkeys are bound to: the issuer's host "
+        "(empty, the default) or a registrable domain it ends with. Changing it later makes "
+        "every registered passkey unusable.",
+    )
     sms_allowed_country_codes: str = Field(
         "855",
         description="Comma-separated calling codes that messages may be sent to (855 is "
@@ -144,6 +157,21 @@ class Settings(BaseSettings):
     )
     sms_max_per_day: int = Field(
         20000, ge=1, description="Global budget: messages sent in 24 hours, all purposes."
+    )
+    proofing_photo_max_bytes: int = Field(
+        5 * 1024 * 1024,
+        ge=64 * 1024,
+        le=20 * 1024 * 1024,
+        description="Largest document photo (JPEG or PNG) a proofing case accepts.",
+    )
+    proofing_dual_control_from: Literal["verified-remote", "verified-in-person"] = Field(
+        "verified-remote",
+        description="Approvals reaching this identity level need two different officers.",
+    )
+    proofing_organization: str = Field(
+        "Citizen IdP",
+        max_length=200,
+        description="The verifier's organization named in verified_claims evidence.",
     )
 
     @field_validator("issuer")
@@ -176,6 +204,20 @@ class Settings(BaseSettings):
             if not url.hostname or not (url.scheme == "https" or loopback):
                 raise ValueError("sms_http_url must be an https URL (http only on loopback)")
         return self
+
+    @model_validator(mode="after")
+    def require_rp_id_of_issuer(self) -> Settings:
+        """WebAuthn §5.1.4.1: the RP ID is the origin's host or a domain that host ends with."""
+        host = urlsplit(self.issuer).hostname or ""
+        rp_id = self.webauthn_rp_id
+        if rp_id and not (host == rp_id or host.endswith("." + rp_id)):
+            raise ValueError("webauthn_rp_id must be the issuer's host or a domain it ends with")
+        return self
+
+    @property
+    def rp_id(self) -> str:
+        """The WebAuthn RP ID in use (the setting, else the issuer's host)."""
+        return self.webauthn_rp_id or urlsplit(self.issuer).hostname or ""
 
     @property
     def sms_country_codes(self) -> frozenset[int]:

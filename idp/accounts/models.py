@@ -31,6 +31,13 @@ class Citizen(Base):
     family_name_km: Mapped[str | None] = mapped_column(String(100))
     address: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # OIDC Core §5.1.1 members
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)  # staff roles, e.g. "admin"
+    # identity assurance (idp/authn/assurance.py IDENTITY_LEVELS), raised by proofing
+    identity_level: Mapped[str] = mapped_column(String(24), default="self-asserted")
+    # what the approved proofing case verified: the source of `verified_claims` (OIDC4IDA)
+    verification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the keyed blind index of the verified national ID number: one account per number
+    national_id_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    locked_at: Mapped[Timestamp | None]  # set by an administrator: no sign-in until unlocked
     locale: Mapped[str] = mapped_column(String(8), default="km")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[Timestamp] = mapped_column(default=utcnow)

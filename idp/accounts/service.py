@@ -49,17 +49,20 @@ def find_by_phone(session: Session, phone_number: str) -> Citizen | None:
 def require_valid_account_data(
     *,
     phone_number: str,
-    password: str,
+    password: str | None,
     email: str | None = None,
     names: tuple[str | None, ...] = (),
 ) -> None:
     """Raise InvalidAccountData for a weak password, a bad email or name (not a taken number:
-    a sign-up page must not tell whether a number has an account)."""
+    a sign-up page must not tell whether a number has an account). No password: an account
+    with a passkey instead."""
     # the number as stored and as typed: +85512345678 and 012345678 both contain 12345678
     words = [phone_number.lstrip("+")]
     with contextlib.suppress(phonenumbers.NumberParseException):
         words.append(phonenumbers.national_significant_number(phonenumbers.parse(phone_number)))
-    problem = password_problem(password, context_words=tuple(words))
+    problem = (
+        password_problem(password, context_words=tuple(words)) if password is not None else None
+    )
     if problem:
         raise InvalidAccountData(problem)
     if email is not None and (
@@ -114,7 +117,7 @@ def add_citizen(
     session: Session,
     *,
     phone_number: str,
-    password_hash: str,
+    password_hash: str | None,
     email: str | None = None,
     given_name: str | None = None,
     family_name: str | None = None,

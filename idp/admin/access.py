@@ -9,6 +9,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Citizen
+from idp.authn import assurance
 from idp.authn.models import LoginSession
 from idp.errors import PageError
 from idp.provider import Provider
@@ -41,4 +42,8 @@ def require_staff(
     citizen = session.get(Citizen, login.citizen_id)
     if citizen is None or not set(roles) & set(citizen.roles or []):
         raise PageError("forbidden_title", "not_staff", status_code=403)
+    # staff act on other people's data: only a phishing-resistant sign-in (a passkey) will do
+    strength = assurance.level(login.acr)
+    if strength is None or strength.strength < assurance.PHISHING_RESISTANT:
+        raise PageError("forbidden_title", "staff_needs_passkey", status_code=403)
     return Staff(citizen=citizen, login=login)

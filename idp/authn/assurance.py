@@ -53,17 +53,27 @@ ACR_SELF_ASSERTED_BASIC = Level(SELF_ASSERTED, BASIC).acr
 ACR_SELF_ASSERTED_MFA = Level(SELF_ASSERTED, MFA).acr
 ACR_SELF_ASSERTED_PHISHING_RESISTANT = Level(SELF_ASSERTED, PHISHING_RESISTANT).acr
 
-# The levels a sign-in here can reach today (discovery's acr_values_supported).
-SUPPORTED_ACR_VALUES = (ACR_SELF_ASSERTED_SMS_ONLY, ACR_SELF_ASSERTED_BASIC, ACR_SELF_ASSERTED_MFA)
+# Every identity level (proofing raises it) at every strength (each sign-in method has one).
+SUPPORTED_ACR_VALUES = tuple(
+    Level(identity, strength).acr
+    for identity in range(len(IDENTITY_LEVELS))
+    for strength in range(len(STRENGTHS))
+)
 
 AMR_PASSWORD = "pwd"  # RFC 8176 §2
 AMR_SMS = "sms"
 AMR_MFA = "mfa"
+# a passkey: the key is software (attestation `none` cannot prove hardware, see
+# docs/authentication.md) and the authenticator tested the user (presence and verification)
+AMR_SOFTWARE_KEY = "swk"
+AMR_USER = "user"
+AMR_PASSKEY = [AMR_SOFTWARE_KEY, AMR_USER]
 
 AMR_FOR_ACR = {
     ACR_SELF_ASSERTED_SMS_ONLY: [AMR_SMS],
     ACR_SELF_ASSERTED_BASIC: [AMR_PASSWORD],
     ACR_SELF_ASSERTED_MFA: [AMR_PASSWORD, AMR_SMS, AMR_MFA],
+    ACR_SELF_ASSERTED_PHISHING_RESISTANT: AMR_PASSKEY,
 }
 
 
@@ -96,3 +106,32 @@ def required_strength(acr_values: Iterable[str], identity: int = SELF_ASSERTED) 
 
 def needs_mfa(acr_values: Iterable[str], identity: int = SELF_ASSERTED) -> bool:
     return required_strength(acr_values, identity) >= MFA
+
+
+def needs_passkey(acr_values: Iterable[str], identity: int = SELF_ASSERTED) -> bool:
+    return required_strength(acr_values, identity) >= PHISHING_RESISTANT
+
+
+def identity_index(name: str) -> int:
+    """The position of an identity level's name (a citizen's `identity_level`)."""
+    return IDENTITY_LEVELS.index(name) if name in IDENTITY_LEVELS else SELF_ASSERTED
+
+
+def identity_of(acr: str) -> int:
+    """The identity level an `acr` of ours names (a session's is kept current by proofing)."""
+    have = level(acr)
+    return have.identity if have else SELF_ASSERTED
+
+
+def with_identity(acr: str, identity: int) -> str:
+    """The same sign-in strength at another identity level: a session's `acr` follows the
+    citizen's identity level when proofing changes it."""
+    have = level(acr)
+    return acr if have is None else Level(identity, have.strength).acr
+
+
+def can_reach(acr_values: Iterable[str], identity: int) -> bool:
+    """Whether some sign-in by a citizen at `identity` meets the request (no level asked of
+    our vocabulary: any sign-in does)."""
+    wanted = acceptable(acr_values)
+    return not wanted or any(each.identity <= identity for each in wanted)

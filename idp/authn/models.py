@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base, Timestamp
@@ -60,3 +60,55 @@ class SmsChallenge(Base):
     verified_at: Mapped[Timestamp | None]  # recovery: the code was right, a password may follow
     created_at: Mapped[Timestamp]
     expires_at: Mapped[Timestamp] = mapped_column(index=True)
+
+
+class Passkey(Base):
+    """A WebAuthn credential of one citizen (a credential id belongs to one citizen only)."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    citizen_id: Mapped[str] = mapped_column(
+        ForeignKey("citizens.id", ondelete="CASCADE"), index=True
+    )
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(2048))  # COSE_Key
+    # random, the same for all of a citizen's passkeys: the WebAuthn user.id and the user
+    # handle a discoverable credential returns (never the phone number)
+    user_handle: Mapped[str] = mapped_column(String(86), index=True)  # base64url
+    name: Mapped[str] = mapped_column(String(64))
+    sign_count: Mapped[int] = mapped_column(default=0)
+    backup_eligible: Mapped[bool] = mapped_column(default=False)  # BE: may be synced
+    backed_up: Mapped[bool] = mapped_column(default=False)  # BS: is synced now
+    aaguid: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[Timestamp]
+    last_used_at: Mapped[Timestamp | None]
+
+
+class PasskeyChallenge(Base):
+    """A WebAuthn challenge: single use, 5 minutes, bound to the browser (the hash of an
+    HttpOnly cookie) and to its purpose; for a second factor or sign-up it also holds who
+    is signing in or the held sign-up data."""
+
+    __tablename__ = "passkey_challenges"
+
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # login, mfa, register, signup
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    challenge: Mapped[str] = mapped_column(String(86))  # base64url of 32 random bytes
+    citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    tx: Mapped[str | None] = mapped_column(String(64))  # the waiting authorization request
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[Timestamp]
+    expires_at: Mapped[Timestamp] = mapped_column(index=True)
+
+
+class PasskeyAfterPassword(Base):
+    """A citizen's choice: one of their passkeys after the password at every sign-in."""
+
+    __tablename__ = "passkey_after_password"
+
+    citizen_id: Mapped[str] = mapped_column(
+        ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[Timestamp]

@@ -1,4 +1,4 @@
-"""The `idp` command: serve, db, keys, users, clients, agencies, events. Commands that
+"""The `idp` command: serve, db, keys, users, clients, agencies, events, audit. Commands that
 scripts read print JSON."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from idp.cli import accounts, agencies, server
+from idp.cli import accounts, agencies, audit, server
 from idp.cli.common import CliError
 from idp.logs import configure_logging
 
@@ -14,7 +14,7 @@ from idp.logs import configure_logging
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="idp", description="Citizen IdP: OpenID Connect provider")
     commands = root.add_subparsers(dest="command", required=True)
-    for module in (server, accounts, agencies):
+    for module in (server, accounts, agencies, audit):
         module.add_commands(commands)
     return root
 

@@ -11,6 +11,7 @@ from idp.accounts import service as accounts
 from idp.agencies import service as agencies
 from idp.agencies.metadata import AUTH_METHODS, DEFAULT_SCOPE, InvalidClientMetadata
 from idp.agencies.models import ACTIVE, SUSPENDED, Agency, Client
+from idp.audit import service as audit
 from idp.cli.common import CliError, found, output, ready, transaction
 from idp.events import outbox
 
@@ -38,6 +39,13 @@ def clients_create(args: argparse.Namespace) -> None:
                 consent_event_uri=args.consent_event_uri,
                 consent_ttl_days=args.consent_ttl_days,
             )
+            audit.record(
+                session,
+                "client.registered",
+                actor="operator",
+                client_id=client.client_id,
+                agency_id=agency.id if agency else None,
+            )
             result: dict[str, Any] = {"client_id": client.client_id}
     except InvalidClientMetadata as exc:
         raise CliError(f"{exc.error}: {exc.description}") from exc
@@ -51,6 +59,13 @@ def clients_status(args: argparse.Namespace) -> None:
     with transaction(ready()) as session:
         client = found(session, Client, args.client_id, "client")
         agencies.set_client_status(session, client, args.status)
+        audit.record(
+            session,
+            "client.status_set",
+            actor="operator",
+            client_id=client.client_id,
+            status=args.status,
+        )
     output({"client_id": args.client_id, "status": args.status})
 
 
@@ -58,6 +73,10 @@ def clients_rotate_secret(args: argparse.Namespace) -> None:
     with transaction(ready()) as session:
         client = found(session, Client, args.client_id, "client")
         secret = agencies.rotate_secret(session, client)
+        if secret is not None:
+            audit.record(
+                session, "client.secret_rotated", actor="operator", client_id=client.client_id
+            )
     if secret is None:
         raise CliError("This client authenticates without a secret.")
     output({"client_id": args.client_id, "client_secret": secret})

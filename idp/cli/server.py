@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from idp import migrate
+from idp.audit import service as audit
 from idp.cli.common import hasher, output, prepare_database, ready, signing_kek, transaction
 from idp.crypto import keys
 from idp.settings import Settings
@@ -54,6 +55,7 @@ def keys_rotate(args: argparse.Namespace) -> None:
     keep = timedelta(seconds=longest + settings.key_cache_seconds + 3600)
     with transaction(settings) as session:
         signing = keys.rotate(session, signing_kek(settings), keep_published=keep)
+        audit.record(session, "keys.rotated", actor="operator", signing_kids=signing)
     output({"signing_kids": signing})
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jose import jwk, jwt
+from jose import jwk, jws, jwt
 from jose.exceptions import JOSEError
 
 from idp.errors import IdpError
@@ -192,3 +192,25 @@ def verify(
     if "exp" not in claims:
         raise JwtRejected("token without exp")
     return claims
+
+
+def verify_signed(token: str, *, keys: Mapping[str, VerifyKey], typ: str) -> dict[str, Any]:
+    """Check only the signature (key chosen by `kid` among `keys`, its alg required) and the
+    `typ` header of a JWS whose payload is a JSON object: for signed records that never
+    expire, such as audit checkpoints. Raises JwtRejected."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except JOSEError as exc:
+        raise JwtRejected("malformed token") from exc
+    key = keys.get(str(header.get("kid")))
+    if key is None or header.get("alg") != key.alg:
+        raise JwtRejected("unknown key or algorithm")
+    if str(header.get("typ", "")).lower() != typ.lower():
+        raise JwtRejected("wrong token type")
+    try:
+        payload = json.loads(jws.verify(token, key.key, algorithms=[key.alg]))
+    except (JOSEError, ValueError) as exc:
+        raise JwtRejected("invalid signature") from exc
+    if not isinstance(payload, dict):
+        raise JwtRejected("payload is not a JSON object")
+    return payload

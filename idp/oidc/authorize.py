@@ -14,7 +14,14 @@ import consent.api
 from idp.authn import assurance, sessions
 from idp.authn.models import LoginSession
 from idp.db import DbSession, utcnow
-from idp.errors import ConsentRequired, InvalidRequest, LoginRequired, OAuthError, PageError
+from idp.errors import (
+    ConsentRequired,
+    InvalidRequest,
+    LoginRequired,
+    OAuthError,
+    PageError,
+    UnmetAuthenticationRequirements,
+)
 from idp.oidc import auth_request, grants
 from idp.oidc.auth_request import AuthRequest
 from idp.oidc.claims import requested_claim_names
@@ -115,6 +122,13 @@ def proceed(
     asked_at: float,
 ) -> Response:
     """Send the citizen to sign in, to consent, or back to the client with a code."""
+    if login is not None and not assurance.can_reach(
+        req.acr_values, assurance.identity_of(login.acr)
+    ):
+        # no sign-in raises identity assurance: only proofing does (docs/proofing.md)
+        raise UnmetAuthenticationRequirements(
+            "The citizen's identity assurance is below every level acr_values names."
+        )
     if login is None or needs_login(req, login, asked_at=asked_at):
         if "none" in req.prompt:
             raise LoginRequired("The citizen is not signed in.")

@@ -28,7 +28,21 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "phone": ("phone_number", "phone_number_verified"),
     "address": ("address",),
 }
-CLAIMS_SUPPORTED = tuple(sorted({"sub", *(c for cs in SCOPE_CLAIMS.values() for c in cs)}))
+# OIDC for Identity Assurance 1.0: released only when the claims parameter names it
+VERIFIED_CLAIMS = "verified_claims"
+TRUST_FRAMEWORK = "kh_citizen_idp"  # a project value (docs/proofing.md), not OIDF-registered
+CLAIMS_IN_VERIFIED_CLAIMS = (
+    "given_name",
+    "family_name",
+    "given_name#km",
+    "family_name#km",
+    "birthdate",
+    "gender",
+    "address",
+)
+CLAIMS_SUPPORTED = tuple(
+    sorted({"sub", VERIFIED_CLAIMS, *(c for cs in SCOPE_CLAIMS.values() for c in cs)})
+)
 DATA_SCOPES = frozenset(SCOPE_CLAIMS)
 
 
@@ -53,7 +67,24 @@ def parse_claims_request(raw: str | None) -> dict[str, Any] | None:
             v is None or isinstance(v, dict) for v in member.values()
         ):
             raise InvalidRequest("Each claims member must map claim names to null or objects.")
+        if VERIFIED_CLAIMS in member:
+            require_verified_claims_request(member[VERIFIED_CLAIMS])
     return value
+
+
+def require_verified_claims_request(spec: dict[str, Any] | None) -> None:
+    """OIDC4IDA §6: an object with a `verification` object and a non-empty `claims` object
+    (an array of such requests is not supported)."""
+    if (
+        not isinstance(spec, dict)
+        or not isinstance(spec.get("verification", {}), dict)
+        or not isinstance(spec.get("claims"), dict)
+        or not spec["claims"]
+        or not all(v is None or isinstance(v, dict) for v in spec["claims"].values())
+    ):
+        raise InvalidRequest(
+            "verified_claims must be an object with verification and a non-empty claims object."
+        )
 
 
 def requested_claim_names(claims_request: dict[str, Any] | None) -> frozenset[str]:
@@ -98,6 +129,50 @@ def _value(citizen: Citizen, name: str) -> Any:
     return values.get(name)
 
 
+def _trust_frameworks(spec: dict[str, Any]) -> list[Any]:
+    """The trust frameworks a verified_claims request accepts (§6.3 `value`/`values`)."""
+    asked = (spec.get("verification") or {}).get("trust_framework")
+    if not isinstance(asked, dict) or not ("value" in asked or "values" in asked):
+        return [TRUST_FRAMEWORK]  # null or no constraint: ours is fine
+    values = asked.get("values")
+    return values if isinstance(values, list) else [asked.get("value")]
+
+
+def verified_claims(citizen: Citizen, spec: Any) -> dict[str, Any] | None:
+    """OIDC4IDA §5: what proofing verified, limited to the claims the request names; None
+    when the citizen is not verified or the request wants another trust framework."""
+    verification = citizen.verification
+    if not verification or not isinstance(spec, dict):
+        return None
+    if verification["trust_framework"] not in _trust_frameworks(spec):
+        return None
+    values = verification["claims"]
+    released = {n: values[n] for n in spec["claims"] if n in values and values[n] is not None}
+    if not released:
+        return None
+    return {
+        "verification": {
+            "trust_framework": verification["trust_framework"],
+            "assurance_level": verification["assurance_level"],
+            "time": verification["time"],
+            "verification_process": verification["txn"],
+            "evidence": [
+                {
+                    "type": "document",
+                    "method": verification["method"],
+                    "time": verification["time"],
+                    "document_details": {"type": "idcard"},
+                    "verifier": {
+                        "organization": verification["organization"],
+                        "txn": verification["txn"],
+                    },
+                }
+            ],
+        },
+        "claims": released,
+    }
+
+
 def claims_of(scopes: Iterable[str]) -> set[str]:
     return {claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())}
 
@@ -110,7 +185,10 @@ def release(
     wanted = (claims_of(scopes) | set(names)) & consented
     released = {}
     for name in sorted(wanted):
-        value = _value(citizen, name)
+        if name == VERIFIED_CLAIMS:  # asked for by name only, with what it should hold
+            value = verified_claims(citizen, names.get(name) if isinstance(names, dict) else None)
+        else:
+            value = _value(citizen, name)
         if value is not None:
             released[name] = value
     return released

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from idp.agencies.metadata import AUTH_METHODS, CITIZEN_SCOPES, GRANT_TYPES
 from idp.authn.assurance import SUPPORTED_ACR_VALUES
 from idp.crypto.jwt import ALGORITHMS
-from idp.oidc.claims import CLAIMS_SUPPORTED
+from idp.oidc.claims import CLAIMS_IN_VERIFIED_CLAIMS, CLAIMS_SUPPORTED, TRUST_FRAMEWORK
 from idp.provider import ProviderDep
 from idp.settings import Settings
 from idp.web.i18n import LOCALES
@@ -55,6 +55,13 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "require_request_uri_registration": False,
         "claim_types_supported": ["normal"],
         "acr_values_supported": list(SUPPORTED_ACR_VALUES),
+        # OpenID Connect for Identity Assurance 1.0 §9 (docs/proofing.md)
+        "verified_claims_supported": True,
+        "trust_frameworks_supported": [TRUST_FRAMEWORK],
+        "evidence_supported": ["document"],
+        "documents_supported": ["idcard"],
+        "documents_methods_supported": ["pipp", "uripp"],
+        "claims_in_verified_claims_supported": list(CLAIMS_IN_VERIFIED_CLAIMS),
         "ui_locales_supported": list(LOCALES),
         "claims_locales_supported": list(LOCALES),
         "prompt_values_supported": ["none", "login", "consent", "select_account"],

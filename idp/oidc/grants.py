@@ -8,9 +8,11 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+import consent.api
+from idp.accounts.models import Citizen
 from idp.authn.models import LoginSession
 from idp.db import utcnow
 from idp.errors import InvalidGrant
@@ -91,7 +93,10 @@ def revoke_grants_of(session: Session, *, client_id: str, citizen_id: str | None
 
 
 def _live_grant(session: Session, grant_id: str, client_id: str) -> Grant:
-    grant = session.get(Grant, grant_id)
+    return _require_live(session.get(Grant, grant_id), client_id)
+
+
+def _require_live(grant: Grant | None, client_id: str) -> Grant:
     if grant is None or grant.client_id != client_id:
         raise InvalidGrant("The grant is not valid for this client.")
     if grant.revoked_at is not None or grant.expires_at <= utcnow():
@@ -133,12 +138,27 @@ def issue_refresh_token(session: Session, grant: Grant) -> str:
     return token
 
 
-def rotate_refresh_token(session: Session, *, client_id: str, token: str) -> tuple[Grant, str]:
-    """Spend a refresh token for a new one; a spent token replayed revokes the family."""
-    row = session.get(RefreshToken, _hash(token))
-    if row is None:
+_LATEST_CONSENT = consent.api.latest_bundle(Grant.citizen_id, Grant.client_id)
+# one round trip for what a refresh reads; the citizen lands in the session's identity map,
+# where minting the ID token finds it (built once: building it costs more than running it)
+_REFRESH = (
+    select(RefreshToken, Grant, Citizen, _LATEST_CONSENT.bundle)
+    .join(Grant, Grant.id == RefreshToken.grant_id)
+    .join(Citizen, Citizen.id == Grant.citizen_id)
+    .outerjoin(_LATEST_CONSENT.target, _LATEST_CONSENT.on)
+    .where(RefreshToken.token_hash == bindparam("token_hash"))
+)
+
+
+def rotate_refresh_token(
+    session: Session, *, client_id: str, token: str
+) -> tuple[Grant, str, consent.api.Consent | None]:
+    """Spend a refresh token for a new one: (grant, new token, the active consent). A spent
+    token replayed revokes the family."""
+    found = session.execute(_REFRESH, {"token_hash": _hash(token)}).first()
+    if found is None:
         raise InvalidGrant("The refresh token is not valid.")
-    grant = _live_grant(session, row.grant_id, client_id)
+    row, grant = found[0], _require_live(found[1], client_id)
     spent = session.execute(
         update(RefreshToken)
         .where(RefreshToken.token_hash == row.token_hash, RefreshToken.used_at.is_(None))
@@ -149,7 +169,7 @@ def rotate_refresh_token(session: Session, *, client_id: str, token: str) -> tup
         raise InvalidGrant(
             "The refresh token was already used; its grant is revoked.", keep_changes=True
         )
-    return grant, issue_refresh_token(session, grant)
+    return grant, issue_refresh_token(session, grant), _LATEST_CONSENT.active(found[3])
 
 
 def find_refresh_grant(session: Session, token: str, *, unspent: bool = False) -> Grant | None:

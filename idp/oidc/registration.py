@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from idp.agencies import service
 from idp.agencies.metadata import InvalidClientMetadata
 from idp.agencies.models import PENDING, Client
+from idp.audit import service as audit
 from idp.db import DbSession
 from idp.errors import InvalidRequest, InvalidToken
 from idp.http import NO_STORE
@@ -106,6 +107,14 @@ async def register(request: Request, session: DbSession, provider: ProviderDep) 
         )
     except InvalidClientMetadata as exc:
         return metadata_error(exc)
+    audit.record(
+        session,
+        "client.registered",
+        actor="agency",
+        client_id=issued.client.client_id,
+        agency_id=agency.id,
+        via="registration_endpoint",
+    )
     body = client_information(
         provider,
         issued.client,
@@ -139,6 +148,14 @@ async def update_client(
         secret = service.update_client(session, client, fields, fetcher=provider.fetcher)
     except InvalidClientMetadata as exc:
         return metadata_error(exc)
+    audit.record(
+        session,
+        "client.updated",
+        actor="agency",
+        client_id=client.client_id,
+        via="registration_endpoint",
+        secret_rotated=secret is not None,
+    )
     info = client_information(provider, client, secret=secret, registration_token=bearer(request))
     return JSONResponse(info, headers=NO_STORE)
 
@@ -147,6 +164,13 @@ async def update_client(
 def delete_client(client_id: str, request: Request, session: DbSession) -> Response:
     client = managed_client(session, request, client_id)
     service.delete_client(session, client)
+    audit.record(
+        session,
+        "client.deleted",
+        actor="agency",
+        client_id=client_id,
+        via="registration_endpoint",
+    )
     return Response(status_code=204, headers=NO_STORE)
 
 
@@ -159,4 +183,11 @@ def rotate_secret(
     secret = service.rotate_secret(session, client)
     if secret is None:
         raise InvalidRequest("This client authenticates without a secret.")
+    audit.record(
+        session,
+        "client.secret_rotated",
+        actor="agency",
+        client_id=client.client_id,
+        via="registration_endpoint",
+    )
     return JSONResponse(client_information(provider, client, secret=secret), headers=NO_STORE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,7 +13,8 @@ import consent.api
 from idp.accounts.models import Citizen
 from idp.agencies.metadata import CITIZEN_SCOPES
 from idp.agencies.models import Client
-from idp.db import DbSession, utcnow
+from idp.audit import service as audit
+from idp.db import in_session, utcnow
 from idp.errors import (
     InvalidGrant,
     InvalidRequest,
@@ -30,9 +32,11 @@ from idp.provider import Provider, ProviderDep
 router = APIRouter()
 
 
-def consented_scopes(session: Session, grant: Grant) -> tuple[list[str], consent.api.Consent]:
-    """The grant's scopes that consent still covers; no consent at all ends the grant."""
-    current = consent.api.active(session, subject=grant.citizen_id, recipient=grant.client_id)
+def consented_scopes(
+    session: Session, grant: Grant, current: consent.api.Consent | None
+) -> tuple[list[str], consent.api.Consent]:
+    """The grant's scopes that the active consent (`current`) still covers; no consent at all
+    ends the grant."""
     if current is None:
         grants.revoke_grant(session, grant.id)
         raise InvalidGrant("Consent for this client was withdrawn.", keep_changes=True)
@@ -49,6 +53,7 @@ def token_response(
     current: consent.api.Consent,
     nonce: str | None,
     refresh_token: str | None,
+    grant_type: str,
 ) -> JSONResponse:
     settings, keys, now = provider.settings, provider.keys.get(session), utcnow()
     citizen = session.get(Citizen, grant.citizen_id)
@@ -86,6 +91,18 @@ def token_response(
     }
     if refresh_token is not None:
         body["refresh_token"] = refresh_token
+    audit.record(  # what was released to whom; never the token values
+        session,
+        "token.issued",
+        actor="client",
+        citizen_id=citizen.id,
+        client_id=client.client_id,
+        grant_type=grant_type,
+        grant_id=grant.id,
+        scopes=scopes,
+        id_token_claims=sorted(id_token_claims),
+        refresh_token=refresh_token is not None,
+    )
     return JSONResponse(body, headers=NO_STORE)
 
 
@@ -102,7 +119,8 @@ def authorization_code_grant(
         redirect_uri=params.get("redirect_uri"),
         verifier=params.get("code_verifier"),
     )
-    scopes, current = consented_scopes(session, grant)
+    active = consent.api.active(session, subject=grant.citizen_id, recipient=grant.client_id)
+    scopes, current = consented_scopes(session, grant, active)
     refreshable = "offline_access" in scopes and "refresh_token" in client.grant_types
     refresh = grants.issue_refresh_token(session, grant) if refreshable else None
     return token_response(
@@ -114,6 +132,7 @@ def authorization_code_grant(
         current=current,
         nonce=nonce,
         refresh_token=refresh,
+        grant_type="authorization_code",
     )
 
 
@@ -123,8 +142,10 @@ def refresh_token_grant(
     token = params.get("refresh_token")
     if token is None:
         raise InvalidRequest("refresh_token is required.")
-    grant, new_token = grants.rotate_refresh_token(session, client_id=client.client_id, token=token)
-    scopes, current = consented_scopes(session, grant)
+    grant, new_token, active = grants.rotate_refresh_token(
+        session, client_id=client.client_id, token=token
+    )
+    scopes, current = consented_scopes(session, grant, active)
     asked = params.get("scope")
     if asked is not None:
         narrowed = asked.split()
@@ -140,6 +161,7 @@ def refresh_token_grant(
         current=current,
         nonce=None,
         refresh_token=new_token,
+        grant_type="refresh_token",
     )
 
 
@@ -162,6 +184,14 @@ def client_credentials_grant(
         "expires_in": settings.access_token_ttl_seconds,
         "scope": " ".join(scopes),
     }
+    audit.record(
+        session,
+        "token.issued",
+        actor="client",
+        client_id=client.client_id,
+        grant_type="client_credentials",
+        scopes=scopes,
+    )
     return JSONResponse(body, headers=NO_STORE)
 
 
@@ -173,11 +203,18 @@ GRANT_TYPES = {
 
 
 @router.post("/token")
-def token(
+async def token(
     request: Request,
-    session: DbSession,
     provider: ProviderDep,
     params: Annotated[Params, Depends(read_body)],
+) -> JSONResponse:
+    return await in_session(
+        request, functools.partial(issue, request=request, provider=provider, params=params)
+    )
+
+
+def issue(
+    session: Session, *, request: Request, provider: Provider, params: Params
 ) -> JSONResponse:
     if params.repeated:
         raise InvalidRequest("Each parameter may appear only once.")

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
-import consent.api
-from idp.db import DbSession
+from idp.audit import access as audit_access
+from idp.db import in_session
 from idp.errors import InvalidRequest, InvalidToken
 from idp.http import NO_STORE
 from idp.oidc import claims
 from idp.oidc.params import Params, read_query_or_body
 from idp.oidc.tokens import verify_citizen_token
-from idp.provider import ProviderDep
+from idp.provider import Provider, ProviderDep
 
 router = APIRouter()
 
@@ -41,19 +43,21 @@ async def userinfo_params(request: Request) -> Params:
 
 
 @router.api_route("/userinfo", methods=["GET", "POST"])
-def userinfo(
+async def userinfo(
     request: Request,
-    session: DbSession,
     provider: ProviderDep,
     params: Annotated[Params, Depends(userinfo_params)],
 ) -> JSONResponse:
     token = bearer_token(request, params)
-    token_claims, grant, citizen = verify_citizen_token(
+    body = await in_session(request, functools.partial(released, provider=provider, token=token))
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def released(session: Session, *, provider: Provider, token: str) -> dict[str, Any]:
+    """What the access token's holder may read now: the consented claims, and `sub`."""
+    token_claims, grant, citizen, current = verify_citizen_token(
         session, provider.settings, provider.keys.get(session), token
     )
-    current = consent.api.active(session, subject=grant.citizen_id, recipient=grant.client_id)
-    if current is None:
-        raise InvalidToken("Consent for this client was withdrawn.")
     names = (grant.claims or {}).get("userinfo", {})
     body: dict[str, Any] = {
         **claims.release(
@@ -64,4 +68,12 @@ def userinfo(
         ),
         "sub": token_claims["sub"],
     }
-    return JSONResponse(body, headers=NO_STORE)
+    audit_access.record_first_use(  # once per access token; no query for a token seen before
+        session,
+        jti=str(token_claims["jti"]),
+        exp=int(token_claims["exp"]),
+        citizen_id=citizen.id,
+        client_id=grant.client_id,
+        claims=sorted(body),
+    )
+    return body

@@ -8,7 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from idp.authn import sessions, sms, throttle
+from idp.audit import access as audit_access
+from idp.audit import checkpoints
+from idp.authn import passkeys, sessions, sms, throttle
 from idp.oidc import auth_request, grants
 from idp.provider import Provider
 from idp.sms import outbox as sms_outbox
@@ -26,7 +28,16 @@ def sweep_once(provider: Provider) -> None:
         sessions.sweep(session)
         throttle.sweep(session, window=window)
         sms.sweep(session)
+        passkeys.sweep(session)
         sms_outbox.sweep(session)
+        audit_access.sweep(session)
+    # its own short transaction: it locks the audit chain's head while it signs
+    every = timedelta(seconds=provider.settings.audit_checkpoint_seconds)
+    with provider.sessions.begin() as session:
+        key = provider.keys.get(session).signing["RS256"]
+        checkpoints.make_checkpoint(
+            session, key=key, issuer=provider.settings.issuer, unless_newer_than=every
+        )
 
 
 async def run(provider: Provider) -> None:

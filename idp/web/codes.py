@@ -23,7 +23,7 @@ from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.sms import outbox
 from idp.sms.limits import SmsBlocked
-from idp.web import challenges, phone
+from idp.web import challenges, passkey_signup, phone
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
 from idp.web.login import after_sign_in, pending_context, sign_in
@@ -85,6 +85,15 @@ def code_submit(
     try:
         sms.check_code(provider, row, form.get("code") or "")
     except sms.CodeRejected as exc:
+        audit.record(
+            session,
+            "signin.failed" if row.purpose in ("login", "mfa") else "code.rejected",
+            actor="citizen",
+            citizen_id=row.citizen_id,
+            method="sms",
+            purpose=row.purpose,
+            reason=exc.reason,
+        )
         return code_page(request, session, provider, row, error=exc.reason, status_code=400)
     if row.purpose == "signup":
         return finish_signup(request, session, provider, row)
@@ -127,6 +136,8 @@ def finish_signup(
     """The number is the citizen's: create the account, verified, and sign in with both
     factors just shown (the new password and the code)."""
     held = row.payload or {}
+    if held.get("passkey"):  # the passkey, not a password, makes the account
+        return passkey_signup.continue_signup(request, session, provider, row)
     session.delete(row)
     try:
         citizen = accounts.add_citizen(

@@ -14,11 +14,12 @@ from idp.accounts import service as accounts
 from idp.accounts.models import Citizen
 from idp.accounts.service import InvalidAccountData
 from idp.agencies.models import Client
-from idp.authn import assurance, sessions, throttle
+from idp.audit import service as audit
+from idp.authn import assurance, passkeys, sessions, throttle
 from idp.authn.assurance import ACR_SELF_ASSERTED_BASIC, AMR_FOR_ACR, AMR_PASSWORD
 from idp.authn.models import LoginSession
 from idp.db import DbSession
-from idp.errors import AuthenticationFailed, Throttled
+from idp.errors import AuthenticationFailed, PageError, Throttled
 from idp.oidc.auth_request import acr_values_of, load_pending
 from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
@@ -26,6 +27,7 @@ from idp.sms.limits import MESSAGE_FOR, SmsBlocked, destination_problem
 from idp.web import challenges
 from idp.web.forms import client_ip, read_form, require_csrf
 from idp.web.i18n import pick_locale
+from idp.web.passkey_browser import start_second_factor
 from idp.web.render import render
 
 router = APIRouter()
@@ -68,16 +70,29 @@ def sign_in(
     request: Request,
     *,
     acr: str = ACR_SELF_ASSERTED_BASIC,
+    amr: list[str] | None = None,
 ) -> None:
     """Start a new session (a new cookie value: no fixation) and drop the old one; `acr`
-    names how the citizen signed in (amr follows from it)."""
+    names how the citizen signed in (amr follows from it unless given), at the self-asserted
+    level: the session's `acr` takes the citizen's identity level from proofing. A locked
+    account gets an error page instead (every way of signing in ends here)."""
+    if citizen.locked_at is not None:
+        raise PageError("account_locked_title", "account_locked", status_code=403)
     sessions.end_session(session, request.cookies.get(sessions.COOKIE))
-    token, _ = sessions.start_session(
+    token, login = sessions.start_session(
         session,
         citizen_id=citizen.id,
-        amr=list(AMR_FOR_ACR[acr]),
-        acr=acr,
+        amr=list(AMR_FOR_ACR[acr] if amr is None else amr),
+        acr=assurance.with_identity(acr, assurance.identity_index(citizen.identity_level)),
         policy=provider.session_policy,
+    )
+    audit.record(
+        session,
+        "signin.succeeded",
+        actor="citizen",
+        citizen_id=citizen.id,
+        acr=login.acr,
+        amr=list(login.amr),
     )
     # a browser-session cookie: it dies with the browser on a shared device; the server
     # enforces the idle and absolute timeouts either way
@@ -112,7 +127,7 @@ def stepping_up(login: LoginSession | None, acr_values: list[str]) -> bool:
     return (
         login is not None
         and AMR_PASSWORD in login.amr
-        and assurance.needs_mfa(acr_values)
+        and assurance.needs_mfa(acr_values, assurance.identity_of(login.acr))
         and not assurance.meets(login.acr, acr_values)
     )
 
@@ -135,6 +150,8 @@ def login_page(
     login = sessions.current_session(
         session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
     )
+    # whoever signs in may be verified: the page names what the highest reachable level needs
+    identity = assurance.identity_of(login.acr) if login else assurance.VERIFIED_IN_PERSON
     return render(
         request,
         provider,
@@ -147,7 +164,8 @@ def login_page(
         error=error,
         next_path=None if tx else local_path(next_path),
         sms_login=offers_sms_login(provider, acr_values),
-        needs_code=assurance.needs_mfa(acr_values),
+        needs_code=assurance.needs_mfa(acr_values, identity),
+        needs_passkey=assurance.needs_passkey(acr_values, identity),
         step_up=stepping_up(login, acr_values),
         notice=notice if notice in NOTICES else None,
     )
@@ -190,6 +208,39 @@ def second_factor(
     )
 
 
+def passkey_step(
+    request: Request,
+    session: Session,
+    provider: Provider,
+    citizen: Citizen,
+    *,
+    tx: str | None,
+    next_path: str | None,
+    phone: str,
+) -> Response | None:
+    """After the password, a passkey when the request asks for phishing resistance or the
+    citizen chose it (passkey_browser.py); None to go on without one."""
+    identity = assurance.identity_index(citizen.identity_level)
+    needed = assurance.needs_passkey(required_acr_values(session, tx), identity)
+    if not needed and not passkeys.asks_after_password(session, citizen.id):
+        return None
+    step = start_second_factor(
+        request, session, provider, citizen_id=citizen.id, tx=tx, next_path=local_path(next_path)
+    )
+    if step is not None or not needed:  # a choice with no passkey left: the password will do
+        return step
+    return login_page(
+        request,
+        session,
+        provider,
+        tx=tx,
+        phone=phone,
+        error="passkey_needed",
+        status_code=403,
+        next_path=next_path,
+    )
+
+
 @router.post("/login")
 def login_submit(
     request: Request, session: DbSession, provider: ProviderDep, form: Form
@@ -215,6 +266,7 @@ def login_submit(
             session, hasher=provider.hasher, phone_number=phone, password=password
         )
     except Throttled:
+        audit.record(session, "signin.throttled", actor="citizen", method="password")
         return login_page(
             request,
             session,
@@ -227,6 +279,15 @@ def login_submit(
         )
     except AuthenticationFailed:
         provider.throttle.record_failure(session, list(keys))
+        # the account's id when the number has one; never the typed number itself
+        known = accounts.find_by_phone(session, phone) if phone else None
+        audit.record(
+            session,
+            "signin.failed",
+            actor="citizen",
+            citizen_id=known.id if known else None,
+            method="password",
+        )
         return login_page(
             request,
             session,
@@ -238,7 +299,13 @@ def login_submit(
             next_path=next_path,
         )
     provider.throttle.clear(session, next(iter(keys)))
-    if citizen.sms_second_factor or assurance.needs_mfa(required_acr_values(session, tx)):
+    identity = assurance.identity_index(citizen.identity_level)
+    step = passkey_step(
+        request, session, provider, citizen, tx=tx, next_path=next_path, phone=phone_raw
+    )
+    if step is not None:
+        return step
+    if citizen.sms_second_factor or assurance.needs_mfa(required_acr_values(session, tx), identity):
         try:
             return second_factor(request, session, provider, citizen, tx=tx, next_path=next_path)
         except SmsBlocked as exc:
@@ -285,6 +352,7 @@ def signup_submit(
     fields = ("phone", "email", "given_name", "family_name", "given_name_km", "family_name_km")
     values = {name: (form.get(name) or "").strip() for name in fields}
     password = form.get("password") or ""
+    with_passkey = form.get("method") == "passkey"  # a passkey instead of a password
     settings = provider.settings
     locale = pick_locale(request, params.get("ui_locales"))
     address = {
@@ -309,12 +377,12 @@ def signup_submit(
     names = ("given_name", "family_name", "given_name_km", "family_name_km")
     try:
         provider.throttle.require_not_throttled(session, address)
-        if password != (form.get("password_confirm") or ""):
+        if not with_passkey and password != (form.get("password_confirm") or ""):
             raise InvalidAccountData("passwords_differ")
         phone = accounts.normalize_phone(values["phone"], region=settings.default_phone_region)
         accounts.require_valid_account_data(
             phone_number=phone,
-            password=password,
+            password=None if with_passkey else password,
             email=values["email"] or None,
             names=tuple(values[name] or None for name in names),
         )
@@ -328,8 +396,11 @@ def signup_submit(
     # The account waits for the code. The page is the same whether or not the number has an
     # account; a number that has one gets a notice saying so instead of a code. The password
     # is hashed either way: held data never hold it in clear, and both cost the same.
-    held = {name: values[name] or None for name in ("email", *names)}
-    held.update(phone_number=phone, password_hash=provider.hasher.hash(password), locale=locale)
+    held: dict[str, str | bool | None] = {name: values[name] or None for name in ("email", *names)}
+    password_hash = None if with_passkey else provider.hasher.hash(password)
+    held.update(phone_number=phone, password_hash=password_hash, locale=locale)
+    if with_passkey:  # after the code, a passkey makes the account (passkey_signup.py)
+        held["passkey"] = True
     taken = accounts.find_by_phone(session, phone) is not None
     try:
         return challenges.begin(

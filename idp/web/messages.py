@@ -77,6 +77,10 @@ CLAIM_TEXT = {
     "phone_number": N_("Your mobile phone number"),
     "phone_number_verified": N_("Whether your phone number is confirmed"),
     "address": N_("Your address"),
+    "verified_claims": N_(
+        "Your identity as checked by an officer: your names, date of birth, sex and address, "
+        "and how and when they were checked"
+    ),
 }
 
 
@@ -141,5 +145,88 @@ MESSAGES |= {
     "sms_on_needs_verified": N_("Your phone number is not confirmed, so codes cannot be sent."),
     "sms_off_needs_code": N_(
         "To turn this off, sign out and sign in again with your password and a code."
+    ),
+}
+
+
+# identity proofing, locked accounts and the staff pages (idp/web/identity.py, idp/admin/)
+MESSAGES |= {
+    "account_locked_title": N_("This account is locked"),
+    "account_locked": N_(
+        "An administrator locked this account. Contact the help desk, or visit an office "
+        "with your national ID card."
+    ),
+    "nid_invalid": N_("Enter the number of your national ID card: 9 to 12 digits."),
+    "evidence_names_invalid": N_(
+        "Enter your given and family names in Khmer and in Latin letters, as on your card."
+    ),
+    "birthdate_invalid": N_("Enter your date of birth as on your card, for example 1990-04-17."),
+    "sex_invalid": N_("Choose your sex as on your card."),
+    "address_invalid": N_("Enter your province, district and commune."),
+    "photo_missing": N_("Add a photo of your national ID card."),
+    "photo_type": N_("The photo must be a JPEG or PNG image."),
+    "photo_too_large": N_("The photo is too large. Use a smaller image."),
+    "case_open": N_("Your identity check is already waiting for an officer."),
+    "case_not_open": N_("This case has already been decided."),
+    "own_case": N_("You cannot decide a case about your own account."),
+    "second_officer": N_("A second officer must approve this case."),
+    "duplicate_nid": N_(
+        "Another account holds a verified identity with this national ID number. Reject "
+        "the case, or recover that account for this person."
+    ),
+    "reason_required": N_("Give the reason the citizen will read, at most 500 characters."),
+    "citizen_unknown": N_("No account matches."),
+    "role_invalid": N_("Choose roles from the list."),
+    "own_roles": N_("Ask another administrator to change your own roles."),
+}
+
+
+# passkeys (idp/web/passkeys.py, passkey_account.py, passkey_signup.py, admin/access.py)
+MESSAGES |= {
+    "passkey_expired_title": N_("This passkey page has expired"),
+    "passkey_expired": N_(
+        "Passkey requests work only in the browser that asked for them, for 5 minutes. "
+        "Start signing in again."
+    ),
+    "passkey_signup_expired": N_(
+        "Passkey requests work only in the browser that asked for them, for 5 minutes. "
+        "Create your account again."
+    ),
+    "passkey_failed": N_(
+        "We could not check this passkey. Try again, or sign in with your password or a code "
+        "sent by SMS."
+    ),
+    "passkey_unknown": N_(
+        "This passkey is not registered with us. Sign in with your password or a code sent "
+        "by SMS, then add the passkey on your account page."
+    ),
+    "passkey_taken": N_("This passkey is already registered."),
+    "passkey_needed": N_(
+        "This service asks you to sign in with a passkey, and your account has none. Sign in "
+        "another way, add a passkey on your account page, then return to the service."
+    ),
+    "passkey_name_invalid": N_("Give the passkey a name of at most 64 characters."),
+    "passkey_not_found": N_("This passkey is not on your account."),
+    "passkey_last": N_(
+        "This is the only way into your account: add another passkey before removing it."
+    ),
+    "passkey_added": N_("Done: you can now sign in with this passkey."),
+    "passkey_removed": N_("Done: the passkey was removed."),
+    "passkey_after_password_on": N_("Done: we will ask for a passkey after your password."),
+    "passkey_after_password_off": N_("Done: your password alone signs you in."),
+    "passkey_none_yet": N_("Add a passkey first."),
+    "passkey_needs_passkey": N_("To change this, sign out and sign in again with your passkey."),
+    "staff_needs_passkey": N_(
+        "Staff pages need a sign-in with a passkey. Sign in again with your passkey."
+    ),
+}
+
+# the citizen's activity page and the staff audit log
+MESSAGES |= {
+    "bad_page_title": N_("This page does not exist"),
+    "bad_page_number": N_("The page number is not valid. Go back to the first page."),
+    "bad_audit_filter": N_(
+        "A filter is not valid: dates are YYYY-MM-DD, and the other fields are at most 64 "
+        "characters."
     ),
 }

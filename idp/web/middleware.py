@@ -66,8 +66,9 @@ async def _refuse(scope: Scope, send: Send, status: int) -> None:
 class Guard:
     """Refuse oversized requests before a route reads them; add headers to every answer."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, uploads: dict[str, int] | None = None) -> None:
         self.app = app
+        self.uploads = uploads or {}  # path -> larger body limit (document photos)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,8 +80,9 @@ class Guard:
         if len(scope.get("query_string", b"")) > MAX_QUERY:
             await _refuse(scope, send, 414)
             return
+        max_body = self.uploads.get(scope.get("path", ""), MAX_BODY)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        if length is not None and (not length.isdigit() or int(length) > max_body):
             await _refuse(scope, send, 413)
             return
         received = 0
@@ -91,7 +93,7 @@ class Guard:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > MAX_BODY:
+            if received > max_body:
                 raise BodyTooLarge
             return message
 

@@ -55,6 +55,16 @@ ENDPOINTS = [
     ("GET", "/recover/password", PAGE),
     ("POST", "/recover/password", PAGE),
     ("GET", "/lang/en", PAGE),
+    ("POST", "/passkeys/options", API),
+    ("POST", "/passkeys/login", PAGE),
+    ("GET", "/passkeys/verify", PAGE),
+    ("POST", "/passkeys/verify", PAGE),
+    ("GET", "/signup/passkey", PAGE),
+    ("POST", "/signup/passkey", PAGE),
+    ("GET", "/account/passkeys", PAGE),
+    ("POST", "/account/passkeys", PAGE),
+    ("POST", "/account/passkeys/remove", PAGE),
+    ("POST", "/account/passkeys/after-password", PAGE),
     ("GET", "/.well-known/openid-configuration", API),
     ("GET", "/jwks.json", API),
 ]
@@ -88,6 +98,11 @@ NAMES = (
     "ui_locales",
     "c",
     "enable",
+    "credential",
+    "purpose",
+    "method",
+    "name",
+    "id",
 )
 
 TRACE = re.compile(

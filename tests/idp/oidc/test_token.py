@@ -432,7 +432,7 @@ def test_es256_id_token_for_a_client_registered_with_it(
         audience=rp.client_id,
     )
     assert claims["at_hash"] == jwt.token_hash(tokens["access_token"])
-    assert jwt_part(tokens["access_token"], 0)["alg"] == "RS256"
+    assert jwt_part(tokens["access_token"], 0)["alg"] == "ES256"
 
 
 def test_rs256_id_token_by_default(

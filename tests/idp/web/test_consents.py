@@ -251,7 +251,9 @@ def test_withdrawal_is_audited(
     records = history(provider, citizen)
     with provider.sessions.begin() as session:
         events = session.scalars(
-            select(AuditEvent).where(AuditEvent.citizen_id == citizen.id).order_by(AuditEvent.id)
+            select(AuditEvent)
+            .where(AuditEvent.citizen_id == citizen.id, AuditEvent.action.startswith("consent."))
+            .order_by(AuditEvent.id)
         ).all()
         rows = [(e.action, e.actor, e.client_id, e.details["receipt_id"]) for e in events]
     assert rows == [

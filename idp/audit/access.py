@@ -1,0 +1,92 @@
+"""Who read a citizen's data: the first use of each access token at userinfo is audited, once
+per token (`jti`), so the citizen's history shows which agency read what and when without an
+entry for every call.
+
+Each process remembers the tokens it has seen (bounded, in memory): a token seen before costs
+no query at all. The first time a process sees one, an INSERT that ignores duplicates into
+`audit_token_uses` decides, across every worker and host, which request writes the entry.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from idp.audit import service
+from idp.audit.models import AuditTokenUse
+from idp.db import utcnow
+
+MAX_REMEMBERED = 50_000
+_PENDING = "audit_seen_jtis"  # session.info key: jtis remembered once the commit succeeds
+
+
+class SeenTokens:
+    """jti -> expiry (epoch seconds), oldest first; thread-safe."""
+
+    def __init__(self, limit: int = MAX_REMEMBERED) -> None:
+        self._limit = limit
+        self._expiries: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, jti: str) -> bool:
+        expiry = self._expiries.get(jti)  # a dict read needs no lock
+        return expiry is not None and expiry > time.time()
+
+    def add(self, jti: str, expiry: float) -> None:
+        with self._lock:
+            self._expiries[jti] = expiry
+            while len(self._expiries) > self._limit:
+                self._expiries.popitem(last=False)
+
+
+SEEN = SeenTokens()
+
+
+def record_first_use(
+    session: Session,
+    *,
+    jti: str,
+    exp: int,
+    citizen_id: str,
+    client_id: str,
+    claims: list[str],
+) -> None:
+    """Audit `userinfo.read` the first time any worker sees this access token."""
+    if jti in SEEN:
+        return
+    row = {"jti": jti[:64], "expires_at": datetime.fromtimestamp(exp, UTC)}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(AuditTokenUse).values(row).on_conflict_do_nothing()
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT
+    if session.connection().execute(statement.returning(AuditTokenUse.jti)).first():
+        service.record(
+            session,
+            "userinfo.read",
+            actor="client",
+            citizen_id=citizen_id,
+            client_id=client_id,
+            claims=claims,
+        )
+    session.info.setdefault(_PENDING, []).append((jti, float(exp)))
+
+
+@event.listens_for(Session, "after_commit")
+def _remember(session: Session) -> None:
+    for jti, exp in session.info.pop(_PENDING, ()):
+        SEEN.add(jti, exp)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def sweep(session: Session) -> None:
+    session.execute(delete(AuditTokenUse).where(AuditTokenUse.expires_at < utcnow()))

@@ -1,0 +1,92 @@
+"""The citizen's identity page (/account/identity): the identity level, the proofing case
+and its decision with the officer's reason, and the form that submits evidence."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Citizen
+from idp.db import DbSession, utcnow
+from idp.proofing import service
+from idp.proofing.evidence import SEXES, InvalidEvidence, parse_evidence, photo_type
+from idp.proofing.models import REMOTE
+from idp.provider import Provider, ProviderDep
+from idp.web.i18n import pick_locale
+from idp.web.portal import signed_in, to_login
+from idp.web.render import render
+from idp.web.uploads import Upload, read_upload, require_upload_csrf
+
+router = APIRouter()
+
+PATH = "/account/identity"
+
+
+def identity_page(
+    request: Request,
+    session: Session,
+    provider: Provider,
+    citizen: Citizen,
+    *,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+) -> Response:
+    cases = service.cases_of(session, citizen.id)
+    return render(
+        request,
+        provider,
+        "identity.html",
+        locale=pick_locale(request),
+        status_code=400 if error else 200,
+        citizen=citizen,
+        case=cases[0] if cases else None,
+        error=error,
+        form=form or {},
+        sexes=SEXES,
+        submitted=request.query_params.get("done") == "submitted",
+        max_mb=provider.settings.proofing_photo_max_bytes // (1024 * 1024),
+    )
+
+
+@router.get(PATH)
+def identity(request: Request, session: DbSession, provider: ProviderDep) -> Response:
+    login = signed_in(request, session, provider)
+    citizen = session.get(Citizen, login.citizen_id) if login else None
+    if citizen is None:
+        return to_login(PATH)
+    return identity_page(request, session, provider, citizen)
+
+
+@router.post(PATH)
+def submit_identity(
+    request: Request,
+    session: DbSession,
+    provider: ProviderDep,
+    upload: Annotated[Upload, Depends(read_upload)],
+) -> Response:
+    require_upload_csrf(request, provider, upload)
+    login = signed_in(request, session, provider)
+    citizen = session.get(Citizen, login.citizen_id) if login else None
+    if citizen is None:
+        return to_login(PATH)
+    typed = {k: v for k, v in upload.form.values.items() if k != "national_id"}
+    try:
+        evidence = parse_evidence(upload.form.values, today=utcnow().date())
+        media_type = photo_type(
+            upload.photo or b"", max_bytes=provider.settings.proofing_photo_max_bytes
+        )
+        service.submit_case(
+            session,
+            provider.proofing_keys,
+            citizen=citizen,
+            evidence=evidence,
+            channel=REMOTE,
+            photo=upload.photo,
+            photo_type=media_type,
+        )
+    except InvalidEvidence as exc:
+        return identity_page(request, session, provider, citizen, error=exc.code, form=typed)
+    return RedirectResponse(f"{PATH}?done=submitted", status_code=303)
