@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
+from typing import Any
 
 import phonenumbers
 from sqlalchemy import select
@@ -146,6 +148,25 @@ def add_citizen(
     session.add(citizen)
     session.flush()
     return citizen
+
+
+def add_signed_up(
+    session: Session, *, phone_number: str, held: Mapping[str, Any], password_hash: str | None
+) -> Citizen:
+    """The account a sign-up held until its code came back (`held`: the form's checked data),
+    with the number verified. Raises InvalidAccountData("phone_taken")."""
+    return add_citizen(
+        session,
+        phone_number=phone_number,
+        password_hash=password_hash,
+        email=held.get("email"),
+        given_name=held.get("given_name"),
+        family_name=held.get("family_name"),
+        given_name_km=held.get("given_name_km"),
+        family_name_km=held.get("family_name_km"),
+        locale=str(held.get("locale") or "km"),
+        phone_number_verified=True,
+    )
 
 
 def set_password(citizen: Citizen, *, hasher: PasswordHasher, password: str) -> None:

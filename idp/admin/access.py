@@ -13,7 +13,7 @@ from idp.authn import assurance
 from idp.authn.models import LoginSession
 from idp.errors import PageError
 from idp.provider import Provider
-from idp.web.portal import signed_in
+from idp.web.signed_in import signed_in
 
 ADMIN = "admin"  # manages roles, citizens' accounts and signing keys; reads the audit log
 PROOFING_OFFICER = "proofing_officer"  # reviews identity evidence

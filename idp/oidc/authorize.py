@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 import consent.api
-from idp.authn import assurance, sessions
+from idp.authn import assurance
 from idp.authn.models import LoginSession
 from idp.db import DbSession, utcnow
 from idp.errors import (
@@ -27,6 +27,7 @@ from idp.oidc.auth_request import AuthRequest
 from idp.oidc.claims import requested_claim_names
 from idp.oidc.params import Params, read_query_or_body
 from idp.provider import Provider, ProviderDep
+from idp.web.signed_in import signed_in
 
 router = APIRouter()
 
@@ -161,9 +162,7 @@ def authorize(
     params: Annotated[Params, Depends(read_params)],
 ) -> Response:
     req = build_request(session, provider, params)
-    login = sessions.current_session(
-        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
-    )
+    login = signed_in(request, session, provider)
     try:
         auth_request.run_checks(req)
         return proceed(session, provider, req, login, tx=None, asked_at=utcnow().timestamp())
@@ -176,9 +175,7 @@ def resume(request: Request, session: DbSession, provider: ProviderDep, tx: str 
     """Where sign-in returns to: the same checks again, then on towards the client."""
     pending = auth_request.load_pending(session, tx)
     req = build_request(session, provider, Params(values=pending.params, repeated=frozenset()))
-    login = sessions.current_session(
-        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
-    )
+    login = signed_in(request, session, provider)
     try:
         auth_request.run_checks(req)
         return proceed(

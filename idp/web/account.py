@@ -7,12 +7,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from idp.accounts.models import Citizen
 from idp.agencies.service import agencies_of
-from idp.authn import sessions
 from idp.db import DbSession
 from idp.provider import ProviderDep
 from idp.web import second_factor
 from idp.web.i18n import LANG_COOKIE, LOCALES, pick_locale
 from idp.web.render import render
+from idp.web.signed_in import signed_in
 
 router = APIRouter()
 
@@ -24,9 +24,7 @@ def home() -> Response:
 
 @router.get("/account")
 def account(request: Request, session: DbSession, provider: ProviderDep) -> Response:
-    login = sessions.current_session(
-        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
-    )
+    login = signed_in(request, session, provider)
     if login is None:
         return RedirectResponse("/login", status_code=303)
     citizen = session.get(Citizen, login.citizen_id)

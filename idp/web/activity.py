@@ -18,9 +18,10 @@ from idp.db import DbSession
 from idp.errors import InvalidRequest, PageError
 from idp.http import NO_STORE
 from idp.provider import ProviderDep
-from idp.web.consents import api_login, signed_in
+from idp.web.consents import api_login
 from idp.web.i18n import pick_locale
 from idp.web.render import render
+from idp.web.signed_in import signed_in
 
 router = APIRouter(prefix="/account")
 

@@ -26,7 +26,7 @@ from idp.sms.limits import SmsBlocked
 from idp.web import challenges, passkey_signup, phone
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
-from idp.web.login import after_sign_in, pending_context, sign_in
+from idp.web.login import after_sign_in, pending_context, registered_meanwhile, sign_in
 from idp.web.render import render
 
 router = APIRouter()
@@ -140,21 +140,14 @@ def finish_signup(
         return passkey_signup.continue_signup(request, session, provider, row)
     session.delete(row)
     try:
-        citizen = accounts.add_citizen(
+        citizen = accounts.add_signed_up(
             session,
             phone_number=row.phone_number,
+            held=held,
             password_hash=str(held["password_hash"]),
-            email=held.get("email"),
-            given_name=held.get("given_name"),
-            family_name=held.get("family_name"),
-            given_name_km=held.get("given_name_km"),
-            family_name_km=held.get("family_name_km"),
-            locale=str(held.get("locale") or "km"),
-            phone_number_verified=True,
         )
-    except InvalidAccountData:  # registered meanwhile; the code proved the number is theirs
-        query = {"notice": "registered", **({"tx": row.tx} if row.tx else {})}
-        return RedirectResponse(f"/login?{urlencode(query)}", status_code=303)
+    except InvalidAccountData:
+        return registered_meanwhile(row.tx)
     audit.record(session, "account.created", actor="citizen", citizen_id=citizen.id)
     response = RedirectResponse(after_sign_in(row.tx), status_code=303)
     sign_in(response, session, provider, citizen, request, acr=ACR_SELF_ASSERTED_MFA)

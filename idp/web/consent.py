@@ -10,7 +10,6 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from idp.accounts.consents import grant_consent, item_purposes, purpose_of
-from idp.authn import sessions
 from idp.authn.models import LoginSession
 from idp.db import DbSession
 from idp.errors import AccessDenied, OAuthError
@@ -24,6 +23,7 @@ from idp.provider import Provider, ProviderDep
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
 from idp.web.render import render
+from idp.web.signed_in import signed_in
 
 router = APIRouter()
 
@@ -33,9 +33,7 @@ def pending_request(
 ) -> tuple[PendingAuthorization, AuthRequest, LoginSession | None]:
     pending = auth_request.load_pending(session, tx)
     req = build_request(session, provider, Params(values=pending.params, repeated=frozenset()))
-    login = sessions.current_session(
-        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
-    )
+    login = signed_in(request, session, provider)
     return pending, req, login
 
 

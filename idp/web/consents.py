@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 import consent.api
 from idp.accounts.consents import signed_receipt, withdraw_consent
 from idp.agencies.models import Client
-from idp.authn import sessions
 from idp.authn.models import LoginSession
 from idp.db import DbSession
 from idp.errors import InvalidToken, PageError
@@ -23,6 +22,7 @@ from idp.web import csrf
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
 from idp.web.render import render
+from idp.web.signed_in import signed_in
 
 router = APIRouter(prefix="/account")
 
@@ -32,11 +32,6 @@ BY_CITIZEN = "withdrawn by the citizen"
 def api_error(status_code: int, error: str, description: str) -> JSONResponse:
     body = {"error": error, "error_description": description}
     return JSONResponse(body, status_code=status_code, headers=NO_STORE)
-
-
-def signed_in(request: Request, session: Session, provider: Provider) -> LoginSession | None:
-    cookie = request.cookies.get(sessions.COOKIE)
-    return sessions.current_session(session, cookie, policy=provider.session_policy)
 
 
 def known_client(session: Session, client_id: str) -> Client:

@@ -16,8 +16,9 @@ from idp.proofing.evidence import SEXES, InvalidEvidence, parse_evidence, photo_
 from idp.proofing.models import REMOTE
 from idp.provider import Provider, ProviderDep
 from idp.web.i18n import pick_locale
-from idp.web.portal import signed_in, to_login
+from idp.web.portal import to_login
 from idp.web.render import render
+from idp.web.signed_in import signed_in
 from idp.web.uploads import Upload, read_upload, require_upload_csrf
 
 router = APIRouter()

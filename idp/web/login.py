@@ -29,6 +29,7 @@ from idp.web.forms import client_ip, read_form, require_csrf
 from idp.web.i18n import pick_locale
 from idp.web.passkey_browser import start_second_factor
 from idp.web.render import render
+from idp.web.signed_in import signed_in
 
 router = APIRouter()
 
@@ -60,6 +61,13 @@ def after_sign_in(tx: str | None, next_path: str | None = None) -> str:
     if tx:
         return f"/authorize/continue?{urlencode({'tx': tx})}"
     return local_path(next_path) or "/account"
+
+
+def registered_meanwhile(tx: str | None) -> Response:
+    """The number got an account while its sign-up waited for the code (which proved the
+    number is this citizen's): on to sign in."""
+    query = {"notice": "registered", **({"tx": tx} if tx else {})}
+    return RedirectResponse(f"/login?{urlencode(query)}", status_code=303)
 
 
 def sign_in(
@@ -147,9 +155,7 @@ def login_page(
     params, client = pending_context(session, tx)
     locale = pick_locale(request, params.get("ui_locales"))
     acr_values = required_acr_values(session, tx)
-    login = sessions.current_session(
-        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
-    )
+    login = signed_in(request, session, provider)
     # whoever signs in may be verified: the page names what the highest reachable level needs
     identity = assurance.identity_of(login.acr) if login else assurance.VERIFIED_IN_PERSON
     return render(

@@ -19,8 +19,8 @@ from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
-from idp.web.passkeys import signed_in_citizen
 from idp.web.render import render
+from idp.web.signed_in import signed_in_citizen
 
 router = APIRouter()
 

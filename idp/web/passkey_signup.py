@@ -25,7 +25,7 @@ from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
-from idp.web.login import after_sign_in, pending_context, sign_in
+from idp.web.login import after_sign_in, pending_context, registered_meanwhile, sign_in
 from idp.web.passkey_browser import bind_browser, browser_token
 from idp.web.passkeys import display_name
 from idp.web.render import render
@@ -124,21 +124,11 @@ def signup_passkey_submit(
     held, tx = row.payload or {}, row.tx
     session.delete(row)
     try:
-        citizen = accounts.add_citizen(
-            session,
-            phone_number=str(held["phone_number"]),
-            password_hash=None,
-            email=held.get("email"),
-            given_name=held.get("given_name"),
-            family_name=held.get("family_name"),
-            given_name_km=held.get("given_name_km"),
-            family_name_km=held.get("family_name_km"),
-            locale=str(held.get("locale") or "km"),
-            phone_number_verified=True,
+        citizen = accounts.add_signed_up(
+            session, phone_number=str(held["phone_number"]), held=held, password_hash=None
         )
-    except InvalidAccountData:  # registered meanwhile; the code proved the number is theirs
-        query = {"notice": "registered", **({"tx": tx} if tx else {})}
-        return RedirectResponse(f"/login?{urlencode(query)}", status_code=303)
+    except InvalidAccountData:
+        return registered_meanwhile(tx)
     audit.record(session, "account.created", actor="citizen", citizen_id=citizen.id)
     handle = str(held["user_handle"])
     passkeys.add_passkey(

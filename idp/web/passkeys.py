@@ -14,14 +14,14 @@ from sqlalchemy.orm import Session
 
 from idp.accounts.models import Citizen
 from idp.audit import service as audit
-from idp.authn import passkeys, sessions, webauthn
+from idp.authn import passkeys, webauthn
 from idp.authn.assurance import (
     ACR_SELF_ASSERTED_PHISHING_RESISTANT,
     AMR_MFA,
     AMR_PASSKEY,
     AMR_PASSWORD,
 )
-from idp.authn.models import LoginSession, PasskeyChallenge
+from idp.authn.models import PasskeyChallenge
 from idp.authn.webauthn import PasskeyRejected
 from idp.db import DbSession
 from idp.errors import PageError
@@ -34,6 +34,7 @@ from idp.web.i18n import pick_locale
 from idp.web.login import after_sign_in, login_page, pending_context, sign_in
 from idp.web.passkey_browser import bind_browser, browser_token
 from idp.web.render import render
+from idp.web.signed_in import signed_in_citizen
 
 router = APIRouter()
 
@@ -71,16 +72,6 @@ NAME_FIELDS = ("family_name_km", "given_name_km", "given_name", "family_name")
 def display_name(names: Mapping[str, Any], phone_number: str) -> str:
     """What authenticators show for the account: the citizen's names, else the number."""
     return " ".join(str(names[n]) for n in NAME_FIELDS if names.get(n)) or phone_number
-
-
-def signed_in_citizen(
-    request: Request, session: Session, provider: Provider
-) -> tuple[LoginSession, Citizen] | None:
-    login = sessions.current_session(
-        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
-    )
-    citizen = session.get(Citizen, login.citizen_id) if login else None
-    return (login, citizen) if login and citizen else None
 
 
 def register_options(

@@ -14,7 +14,7 @@ from idp.accounts import service as accounts
 from idp.accounts.models import Citizen
 from idp.accounts.service import InvalidAccountData
 from idp.audit import service as audit
-from idp.authn import assurance, sessions
+from idp.authn import assurance
 from idp.authn.models import LoginSession, SmsChallenge
 from idp.db import DbSession, utcnow
 from idp.errors import PageError
@@ -25,6 +25,7 @@ from idp.web import challenges
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
 from idp.web.render import render
+from idp.web.signed_in import signed_in_citizen
 
 router = APIRouter()
 
@@ -43,16 +44,6 @@ def is_recent_enough(citizen: Citizen, login: LoginSession) -> bool:
     level = assurance.level(login.acr)
     strong = level is not None and level.strength >= assurance.MFA
     return strong or not citizen.sms_second_factor
-
-
-def signed_in_citizen(
-    request: Request, session: Session, provider: Provider
-) -> tuple[Citizen, LoginSession] | None:
-    login = sessions.current_session(
-        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
-    )
-    citizen = session.get(Citizen, login.citizen_id) if login else None
-    return (citizen, login) if citizen and login else None
 
 
 def phone_page(
@@ -83,7 +74,8 @@ def phone_form(request: Request, session: DbSession, provider: ProviderDep) -> R
     found = signed_in_citizen(request, session, provider)
     if found is None:
         return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    return phone_page(request, provider, *found)
+    login, citizen = found
+    return phone_page(request, provider, citizen, login)
 
 
 @router.post(PATH)
@@ -97,7 +89,7 @@ def phone_submit(
     found = signed_in_citizen(request, session, provider)
     if found is None:
         return RedirectResponse(f"/login?next={PATH}", status_code=303)
-    citizen, login = found
+    login, citizen = found
     raw = (form.get("phone") or "").strip()
 
     def refused(error: str, status_code: int) -> Response:
@@ -138,9 +130,9 @@ def finish_phone_change(
     """The right code came back from the new number: it becomes the account's, verified. The
     change must come from the account's own session, still signed in."""
     found = signed_in_citizen(request, session, provider)
-    if found is None or found[0].id != row.citizen_id:
+    if found is None or found[1].id != row.citizen_id:
         raise PageError("code_page_expired_title", "code_page_expired")
-    citizen = found[0]
+    citizen = found[1]
     old_number, new_number = citizen.phone_number, row.phone_number
     session.delete(row)
     if accounts.find_by_phone(session, new_number) is not None:  # registered meanwhile

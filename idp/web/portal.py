@@ -16,8 +16,6 @@ from idp.agencies import service
 from idp.agencies.metadata import InvalidClientMetadata
 from idp.agencies.models import ACTIVE, PENDING, Agency, Client
 from idp.audit import service as audit
-from idp.authn import sessions
-from idp.authn.models import LoginSession
 from idp.db import DbSession
 from idp.errors import PageError
 from idp.oidc.params import Params
@@ -34,15 +32,11 @@ from idp.web.client_form import (
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
 from idp.web.render import render
+from idp.web.signed_in import signed_in
 
 router = APIRouter(prefix="/agency")
 
 Form = Annotated[Params, Depends(read_form)]
-
-
-def signed_in(request: Request, session: Session, provider: Provider) -> LoginSession | None:
-    cookie = request.cookies.get(sessions.COOKIE)
-    return sessions.current_session(session, cookie, policy=provider.session_policy)
 
 
 def to_login(path: str) -> RedirectResponse:

@@ -10,12 +10,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from idp.accounts.models import Citizen
 from idp.audit import service as audit
-from idp.authn import sessions
 from idp.authn.assurance import AMR_SMS
 from idp.db import DbSession
 from idp.oidc.params import Params
 from idp.provider import ProviderDep
 from idp.web.forms import read_form, require_csrf
+from idp.web.signed_in import signed_in
 
 router = APIRouter()
 
@@ -34,9 +34,7 @@ def change(request: Request, session: DbSession, provider: ProviderDep, form: Fo
     """Turning it on needs a verified number; turning it off needs a session that itself
     passed the code, so a stolen password session cannot remove the second factor."""
     require_csrf(request, provider, form)
-    login = sessions.current_session(
-        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
-    )
+    login = signed_in(request, session, provider)
     citizen = session.get(Citizen, login.citizen_id) if login else None
     if login is None or citizen is None:
         return RedirectResponse("/login", status_code=303)

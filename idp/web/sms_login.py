@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from idp.accounts import service as accounts
 from idp.accounts.models import Citizen
 from idp.accounts.service import InvalidAccountData
-from idp.authn import sessions
 from idp.db import DbSession
 from idp.errors import PageError
 from idp.oidc.params import Params
@@ -30,6 +29,7 @@ from idp.web.login import (
     stepping_up,
 )
 from idp.web.render import render
+from idp.web.signed_in import signed_in
 
 router = APIRouter()
 
@@ -118,9 +118,7 @@ def step_up(request: Request, session: DbSession, provider: ProviderDep, form: F
     require_csrf(request, provider, form)
     tx = form.get("tx")
     _, client = pending_context(session, tx)
-    login = sessions.current_session(
-        session, request.cookies.get(sessions.COOKIE), policy=provider.session_policy
-    )
+    login = signed_in(request, session, provider)
     if login is None or not stepping_up(login, required_acr_values(session, tx)):
         return login_page(request, session, provider, tx=tx)
     citizen = session.get(Citizen, login.citizen_id)
