@@ -20,6 +20,7 @@ from idp.admin import api as admin_api
 from idp.admin import audit_log as admin_audit_log
 from idp.admin import pages as admin_pages
 from idp.admin import proofing as admin_proofing
+from idp.audit import sealer
 from idp.crypto.master import load_master_key
 from idp.db import make_engine
 from idp.errors import InvalidClient, InvalidRequest, InvalidToken, OAuthError, PageError
@@ -157,6 +158,7 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
             asyncio.create_task(sweeper.run(provider)),
             asyncio.create_task(outbox.run(provider)),
             asyncio.create_task(sms_outbox.run(provider)),
+            asyncio.create_task(sealer.run(provider)),
         ]
         yield
         for task in tasks:

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         description="First wait before redelivering an event an agency did not accept; it "
         "doubles with each try up to an hour.",
     )
+    audit_seal_seconds: float = Field(
+        1.0,
+        ge=0.1,
+        le=60,
+        description="How often every worker seals new audit entries: gives them their place in "
+        "the hash chain. An entry is outside the chain for about this long after its commit.",
+    )
     audit_checkpoint_seconds: int = Field(
         3600,
         ge=300,

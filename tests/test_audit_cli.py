@@ -1,5 +1,6 @@
 """`idp audit verify` and `idp audit checkpoint` (idp/cli/audit.py), run as subprocesses on a
-SQLite file of their own: an entry altered with plain SQL is named by `idp audit verify`."""
+SQLite file of their own: both seal first; an entry altered with plain SQL is named by
+`idp audit verify`, and so is one the sealer cannot place."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from idp.audit import service
+from idp.audit import sealer, service
 from idp.audit.models import AuditEvent
 from idp.db import make_engine
 from tests.test_cli import output, run
@@ -35,6 +36,7 @@ def record_some(engine: Engine, count: int) -> list[int]:
     with Session(engine) as session, session.begin():
         for n in range(count):
             service.record(session, "test.cli", actor="operator", citizen_id=f"c{n}", n=n)
+    sealer.seal(sessionmaker(engine))
     with Session(engine) as session:
         return list(session.scalars(select(AuditEvent.id).order_by(AuditEvent.seq)))
 
@@ -47,6 +49,12 @@ def broken(result: Any) -> dict[str, Any]:
     return first
 
 
+def record_unsealed(engine: Engine, count: int) -> None:
+    with Session(engine) as session, session.begin():
+        for n in range(count):
+            service.record(session, "test.cli", actor="operator", n=n)
+
+
 def test_verify_passes_on_an_intact_chain_with_checkpoints(data_dir: Path, engine: Engine) -> None:
     record_some(engine, 3)
     made = output(run(data_dir, "audit", "checkpoint"))
@@ -57,7 +65,34 @@ def test_verify_passes_on_an_intact_chain_with_checkpoints(data_dir: Path, engin
         "entries": 5,
         "checkpoints": 1,
         "last_seq": 5,
+        "unsealed": 0,
     }
+
+
+def test_both_commands_seal_what_was_recorded_first(data_dir: Path, engine: Engine) -> None:
+    record_unsealed(engine, 2)
+    assert output(run(data_dir, "audit", "checkpoint"))["seq"] == 2
+    record_unsealed(engine, 3)
+    report = output(run(data_dir, "audit", "verify"))
+    assert (report["ok"], report["last_seq"], report["unsealed"]) == (True, 5, 0)
+
+
+def test_verify_reports_an_entry_the_sealer_cannot_place(data_dir: Path, engine: Engine) -> None:
+    record_some(engine, 1)
+    with engine.begin() as conn:  # not JSON: reading it back fails, so it is never sealed
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (at, action, actor, details) "
+                "VALUES ('2026-01-01 00:00:00.000000', 'test.cli', 'operator', '{not json')"
+            )
+        )
+        stuck = conn.scalar(text("SELECT max(id) FROM audit_events"))
+    result = run(data_dir, "audit", "verify")
+    assert "sealing audit entries failed" in result.stderr
+    first = broken(result)
+    assert (first["id"], first["seq"]) == (stuck, None)
+    assert first["reason"].startswith("not sealed")
+    assert json.loads(result.stdout)["unsealed"] == 1
 
 
 def test_verify_names_an_entry_altered_in_the_database(data_dir: Path, engine: Engine) -> None:
@@ -102,7 +137,7 @@ def test_key_rotation_is_audited_and_old_checkpoints_still_verify(
     run(data_dir, "audit", "checkpoint")
     rotated = output(run(data_dir, "keys", "rotate"))
     with Session(engine) as session:
-        entry = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+        entry = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
         assert entry is not None
         assert (entry.action, entry.actor) == ("keys.rotated", "operator")
         assert entry.details == {"signing_kids": rotated["signing_kids"]}

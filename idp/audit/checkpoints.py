@@ -23,9 +23,10 @@ def make_checkpoint(
     issuer: str,
     unless_newer_than: timedelta | None = None,
 ) -> AuditCheckpoint | None:
-    """Sign the chain head as it stands. Locks the head row for the signature's time (about a
-    millisecond), so the (seq, hash) pair is exact and several workers asking at once make one
-    checkpoint: with `unless_newer_than`, nothing is made when the last checkpoint is younger."""
+    """Sign the chain head as it stands: the last sealed entry (seal first to cover everything
+    recorded so far). Locks the head row for the signature's time (about a millisecond), so the
+    (seq, hash) pair is exact and several workers asking at once make one checkpoint: with
+    `unless_newer_than`, nothing is made when the last checkpoint is younger."""
     head = session.scalars(
         select(AuditChainHead).where(AuditChainHead.id == HEAD_ID).with_for_update()
     ).one()

@@ -11,8 +11,9 @@ from idp.db import Base, Timestamp
 
 
 class AuditEvent(Base):
-    """One entry. `seq`, `prev_hash` and `hash` are set when the transaction that records it
-    commits (idp/audit/chain.py); they are empty only between a flush and that commit."""
+    """One entry. `seq`, `prev_hash` and `hash` are empty until the sealer gives it its place
+    in the chain, about a second after the transaction that recorded it commits
+    (idp/audit/sealer.py); `seq`, not `id`, is the chain's order."""
 
     __tablename__ = "audit_events"
 
@@ -23,13 +24,14 @@ class AuditEvent(Base):
     citizen_id: Mapped[str | None] = mapped_column(String(32), index=True)
     client_id: Mapped[str | None] = mapped_column(String(64), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)  # ids and names only
-    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)  # 1, 2, 3 ... no gaps
+    # 1, 2, 3 ... no gaps; its unique index also finds the unsealed rows (seq IS NULL)
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditChainHead(Base):
-    """One row (id 1): the last entry's seq and hash. Appending locks it, so two transactions
+    """One row (id 1): the last sealed entry's seq and hash. Sealing locks it, so two sealers
     never take the same predecessor."""
 
     __tablename__ = "audit_chain_head"

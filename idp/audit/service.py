@@ -1,8 +1,9 @@
 """Recording audit events in the caller's transaction, so an action and its record commit
-together or not at all; reading them back, newest first, a page at a time."""
+together or not at all; reading them back, sealed or not, newest first, a page at a time."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from idp.audit import chain  # also registers the session events that chain entries
+from idp.audit import chain
 from idp.audit.models import AuditEvent
 from idp.db import utcnow
 
@@ -25,8 +26,9 @@ def record(
     client_id: str | None = None,
     **details: Any,
 ) -> None:
-    """Add an entry; it takes its place in the chain when the transaction commits. `details`
-    hold ids, names and counts only: never token values, secrets or personal data."""
+    """Add an entry: one INSERT at the next flush, no lock. The sealer gives it its place in the
+    chain about a second after the transaction commits (idp/audit/sealer.py). `details` hold
+    ids, names and counts only: never token values, secrets or personal data."""
     session.add(
         AuditEvent(
             at=utcnow(),
@@ -34,7 +36,7 @@ def record(
             actor=actor,
             citizen_id=citizen_id,
             client_id=client_id,
-            details=details,
+            details=json.loads(json.dumps(details)),  # as stored and hashed: tuples are lists
         )
     )
 

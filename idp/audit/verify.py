@@ -1,5 +1,6 @@
-"""Walking the chain: every entry's hash, every link, every signed checkpoint, the head.
-Reports the first break in chain order (docs/audit.md, "Verifying")."""
+"""Walking the chain: every sealed entry's hash, every link, every signed checkpoint, the head;
+and entries left unsealed too long. Reports the first break in chain order (docs/audit.md,
+"Verifying")."""
 
 from __future__ import annotations
 
@@ -7,16 +8,22 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from idp.audit.chain import GENESIS, HEAD_ID, canonical
+from idp.audit.chain import GENESIS, HEAD_ID, canonical, timestamp
 from idp.audit.checkpoints import TYP
 from idp.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from idp.crypto import jwt
 from idp.crypto.models import SigningKey
+from idp.db import utcnow
+
+# the sealer places an entry within about IDP_AUDIT_SEAL_SECONDS of its commit: one still
+# waiting after this long means no worker is sealing (or sealing fails on it)
+SEAL_GRACE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class Report:
     entries: int
     checkpoints: int
     last_seq: int
+    unsealed: int  # entries still waiting for their place, not verified yet
     first_broken: Broken | None
 
     def as_json(self) -> dict[str, Any]:
@@ -49,9 +57,11 @@ class Report:
                 "entries": self.entries,
                 "checkpoints": self.checkpoints,
                 "last_seq": self.last_seq,
+                "unsealed": self.unsealed,
             }
         broken = {k: v for k, v in asdict(self.first_broken).items() if v is not None}
-        return {"ok": False, "first_broken": {"id": None, "action": None, **broken}}
+        first_broken = {"seq": None, "id": None, "action": None, **broken}
+        return {"ok": False, "first_broken": first_broken, "unsealed": self.unsealed}
 
 
 def verifying_keys(session: Session) -> dict[str, jwt.VerifyKey]:
@@ -133,12 +143,9 @@ def verify_chain(session: Session, *, keys: Mapping[str, jwt.VerifyKey]) -> Repo
         if attestation.hash != GENESIS:
             reason = f"checkpoint {attestation.checkpoint} signs an empty chain with a hash"
             problems.append(Broken(0, None, None, reason, checkpoint=attestation.checkpoint))
-    outside = session.execute(
-        select(AuditEvent.id, AuditEvent.action).where(AuditEvent.seq.is_(None)).limit(1)
-    ).first()
-    if outside is not None:
-        reason = "the entry has no place in the chain (no seq): it was inserted around it"
-        problems.append(Broken(None, outside.id, outside.action, reason))
+    unsealed, stale = unsealed_entries(session)
+    if stale is not None:
+        problems.append(stale)
     # the head before the entries: every entry up to it is committed and visible, and
     # entries committed while the walk runs (READ COMMITTED) are left for the next run
     head = session.get(AuditChainHead, HEAD_ID)
@@ -157,8 +164,33 @@ def verify_chain(session: Session, *, keys: Mapping[str, jwt.VerifyKey]) -> Repo
         problems.extend(_tail_problems(head, signed_at, last_seq=last_seq, last_hash=prev_hash))
     first = min(problems, key=lambda b: math.inf if b.seq is None else b.seq, default=None)
     return Report(
-        entries=last_seq, checkpoints=checkpoint_count, last_seq=last_seq, first_broken=first
+        entries=last_seq,
+        checkpoints=checkpoint_count,
+        last_seq=last_seq,
+        unsealed=unsealed,
+        first_broken=first,
     )
+
+
+def unsealed_entries(session: Session) -> tuple[int, Broken | None]:
+    """How many entries wait for their place, and the oldest if it has waited too long."""
+    waiting = select(func.count()).select_from(AuditEvent).where(AuditEvent.seq.is_(None))
+    count = session.scalar(waiting) or 0
+    if count == 0:
+        return 0, None
+    oldest = session.execute(
+        select(AuditEvent.id, AuditEvent.action, AuditEvent.at)
+        .where(AuditEvent.seq.is_(None), AuditEvent.at < utcnow() - SEAL_GRACE)
+        .order_by(AuditEvent.id)
+        .limit(1)
+    ).first()
+    if oldest is None:
+        return count, None
+    reason = (
+        f"not sealed: recorded at {timestamp(oldest.at)}, the entry still has no place in the "
+        "chain (is the sealer running? see the workers' log)"
+    )
+    return count, Broken(None, oldest.id, oldest.action, reason)
 
 
 def _tail_problems(

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp.audit import access as audit_access
-from idp.audit import checkpoints
+from idp.audit import checkpoints, sealer
 from idp.authn import passkeys, sessions, sms, throttle
 from idp.oidc import auth_request, grants
 from idp.provider import Provider
@@ -31,6 +31,8 @@ def sweep_once(provider: Provider) -> None:
         passkeys.sweep(session)
         sms_outbox.sweep(session)
         audit_access.sweep(session)
+    # the checkpoint signs the sealed head: seal first, in short transactions of its own
+    sealer.seal_or_log(provider.sessions)
     # its own short transaction: it locks the audit chain's head while it signs
     every = timedelta(seconds=provider.settings.audit_checkpoint_seconds)
     with provider.sessions.begin() as session:

@@ -10,6 +10,7 @@ from idp.audit import service as audit
 from idp.provider import Provider
 from tests.factories import make_citizen, make_staff
 from tests.flows import sign_in_as_staff
+from tests.idp.audit.sealing import seal_committed
 
 EN = {"Accept-Language": "en"}
 
@@ -19,6 +20,7 @@ def seed(provider: Provider, citizen_id: str) -> None:
         audit.record(session, "consent.granted", actor="citizen", citizen_id=citizen_id)
         audit.record(session, "signin.failed", actor="citizen", citizen_id=citizen_id)
         audit.record(session, "signin.succeeded", actor="citizen", citizen_id=citizen_id)
+    seal_committed(provider.sessions)  # the API below shows seq and hash
 
 
 def test_administrators_filter_the_log(client: TestClient, provider: Provider) -> None:

@@ -20,10 +20,12 @@ from tests.flows import (
     sms_code,
     token_post,
 )
+from tests.idp.audit.sealing import seal_committed
 from tests.sms_gateway import SmsGateway
 
 
 def events(provider: Provider, **where: str) -> list[AuditEvent]:
+    seal_committed(provider.sessions)
     with provider.sessions() as session:
         query = select(AuditEvent).order_by(AuditEvent.id)
         for column, value in where.items():

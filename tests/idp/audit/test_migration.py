@@ -8,10 +8,10 @@ from pathlib import Path
 
 from alembic import command
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from idp import migrate
-from idp.audit import service
+from idp.audit import sealer, service
 from idp.audit.models import AuditEvent
 from idp.audit.verify import verify_chain
 from idp.db import make_engine
@@ -36,6 +36,7 @@ def test_existing_rows_are_chained_in_id_order(tmp_path: Path) -> None:
         rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
         assert [(r.seq, r.details["n"]) for r in rows] == [(1, 0), (2, 1)]
         service.record(session, "test.after_upgrade", actor="system")
+    assert sealer.seal(sessionmaker(engine)) == 1
     with Session(engine) as session:
         report = verify_chain(session, keys={})
         assert report.first_broken is None, report.as_json()

@@ -1,8 +1,10 @@
 """Verifying the chain (idp/audit/verify.py): an altered, deleted or re-hashed entry, a
-truncated tail and a forged checkpoint are each reported at the first place they break."""
+truncated tail, a forged checkpoint and an entry left unsealed are each reported at the first
+place they break."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -15,19 +17,25 @@ from idp.audit.models import AuditCheckpoint, AuditEvent
 from idp.audit.verify import Report, verify_chain, verifying_keys
 from idp.crypto import jwt, keys
 from idp.crypto.master import derive
+from idp.db import utcnow
 from idp.provider import Provider
 from tests.conftest import ISSUER, MASTER_KEY
+from tests.idp.audit.sealing import seal
 
 
 def recorded(session: Session, count: int) -> list[AuditEvent]:
     for n in range(count):
         service.record(session, "test.verify", actor="system", n=n)
     session.commit()
+    seal(session)
     newest = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(count)
     return sorted(session.scalars(newest), key=lambda e: e.seq or 0)
 
 
-def verified(session: Session) -> Report:
+def verified(session: Session, *, sealing: bool = True) -> Report:
+    """Seal (tampering with sealed entries must show all the same), then verify."""
+    if sealing:
+        seal(session)
     session.expire_all()
     return verify_chain(session, keys=verifying_keys(session))
 
@@ -47,7 +55,36 @@ def test_an_intact_chain_verifies(session: Session, provider: Provider) -> None:
     assert report.first_broken is None, report.as_json()
     assert report.last_seq == entries[-1].seq == made.seq
     assert report.as_json()["ok"] is True
+    assert report.as_json()["unsealed"] == 0
     assert report.checkpoints >= 1
+
+
+def test_entries_waiting_for_the_sealer_are_counted_not_verified(session: Session) -> None:
+    entries = recorded(session, 2)
+    service.record(session, "test.waiting", actor="system")
+    session.flush()
+    report = verified(session, sealing=False)
+    assert report.first_broken is None, report.as_json()
+    assert (report.unsealed, report.last_seq) == (1, entries[-1].seq)
+    assert report.as_json()["unsealed"] == 1
+
+
+def test_an_entry_left_unsealed_for_minutes_is_reported(session: Session) -> None:
+    recorded(session, 1)
+    stale = AuditEvent(
+        at=utcnow() - timedelta(minutes=6),
+        action="test.stale",
+        actor="system",
+        details={"marker": secrets.token_hex(4)},
+    )
+    session.add(stale)
+    session.flush()
+    report = verified(session, sealing=False).as_json()
+    assert report["ok"] is False
+    assert report["unsealed"] == 1
+    assert (report["first_broken"]["id"], report["first_broken"]["seq"]) == (stale.id, None)
+    assert report["first_broken"]["reason"].startswith("not sealed")
+    assert verified(session).first_broken is None  # the sealer gives it its place
 
 
 def test_an_entry_altered_in_the_database_is_named(session: Session) -> None:
