@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -154,6 +155,9 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # as many request threads as pooled connections: under load no thread waits for a
+        # connection, and the pool does not open and close overflow connections all the time
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         tasks = [
             asyncio.create_task(sweeper.run(provider)),
             asyncio.create_task(outbox.run(provider)),

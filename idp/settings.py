@@ -29,11 +29,12 @@ class Settings(BaseSettings):
         "", description="SQLAlchemy URL; empty means a SQLite file in data_dir."
     )
     db_pool_size: int = Field(
-        10,
+        20,
         ge=1,
         le=200,
-        description="PostgreSQL connections each worker keeps open; workers x (pool size + "
-        "overflow) must stay under the server's max_connections.",
+        description="PostgreSQL connections each worker keeps open, and the threads it "
+        "serves requests with; workers x (pool size + overflow) must stay under the "
+        "server's max_connections.",
     )
     db_max_overflow: int = Field(
         10, ge=0, le=200, description="Extra connections a worker may open under load."
