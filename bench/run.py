@@ -35,6 +35,7 @@ from bench.loadgen import (
     require_wrk,
     run_wrk,
     tool,
+    wait_for_idle,
     wait_for_quiet,
 )
 from bench.server import Database, Server, provider_env, require_loopback
@@ -78,6 +79,8 @@ class Context:
         """Run wrk; with --profile, py-spy samples the workers during the run. A measured run
         first waits a while for other work on the machine to calm down."""
         waited, load_before = 0.0, 0.0
+        if measured:
+            await asyncio.to_thread(wait_for_idle, self.server.pids)
         if measured and self.args.quiet_patience > 0:
             waited, load_before = await asyncio.to_thread(
                 wait_for_quiet,
