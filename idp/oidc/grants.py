@@ -19,6 +19,9 @@ from idp.errors import InvalidGrant
 from idp.oidc import pkce
 from idp.oidc.models import AuthorizationCode, Grant, RefreshToken, RevokedAccessToken
 
+# the latest consent record of a grant's (citizen, client), read with the grant
+_LATEST_CONSENT = consent.api.latest_bundle(Grant.citizen_id, Grant.client_id)
+
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -92,10 +95,6 @@ def revoke_grants_of(session: Session, *, client_id: str, citizen_id: str | None
     session.execute(query.values(revoked_at=utcnow()))
 
 
-def _live_grant(session: Session, grant_id: str, client_id: str) -> Grant:
-    return _require_live(session.get(Grant, grant_id), client_id)
-
-
 def _require_live(grant: Grant | None, client_id: str) -> Grant:
     if grant is None or grant.client_id != client_id:
         raise InvalidGrant("The grant is not valid for this client.")
@@ -104,13 +103,25 @@ def _require_live(grant: Grant | None, client_id: str) -> Grant:
     return grant
 
 
+# like _REFRESH: what a code exchange reads, in one round trip
+_CODE = (
+    select(AuthorizationCode, Grant, Citizen, _LATEST_CONSENT.bundle)
+    .join(Grant, Grant.id == AuthorizationCode.grant_id)
+    .join(Citizen, Citizen.id == Grant.citizen_id)
+    .outerjoin(_LATEST_CONSENT.target, _LATEST_CONSENT.on)
+    .where(AuthorizationCode.code_hash == bindparam("code_hash"))
+)
+
+
 def redeem_code(
     session: Session, *, client_id: str, code: str, redirect_uri: str | None, verifier: str | None
-) -> tuple[Grant, str | None]:
-    """Spend a code: (grant, nonce). A second redemption revokes what the first issued."""
-    row = session.get(AuthorizationCode, _hash(code))
-    if row is None:
+) -> tuple[Grant, str | None, consent.api.Consent | None]:
+    """Spend a code: (grant, nonce, the active consent). A second redemption revokes what the
+    first issued."""
+    found = session.execute(_CODE, {"code_hash": _hash(code)}).first()
+    if found is None:
         raise InvalidGrant("The authorization code is not valid.")
+    row = found[0]
     spent = session.execute(
         update(AuthorizationCode)
         .where(AuthorizationCode.code_hash == row.code_hash, AuthorizationCode.used_at.is_(None))
@@ -121,7 +132,7 @@ def redeem_code(
         raise InvalidGrant("The authorization code was already used.", keep_changes=True)
     if row.expires_at <= utcnow():
         raise InvalidGrant("The authorization code has expired.")
-    grant = _live_grant(session, row.grant_id, client_id)
+    grant = _require_live(found[1], client_id)
     if redirect_uri != row.redirect_uri:
         raise InvalidGrant("redirect_uri does not match the authorization request.")
     if row.code_challenge is not None:
@@ -129,7 +140,7 @@ def redeem_code(
             raise InvalidGrant("code_verifier does not match the code_challenge.")
     elif verifier is not None:
         raise InvalidGrant("code_verifier given but no code_challenge was sent.")
-    return grant, row.nonce
+    return grant, row.nonce, _LATEST_CONSENT.active(found[3])
 
 
 def issue_refresh_token(session: Session, grant: Grant) -> str:
@@ -138,7 +149,6 @@ def issue_refresh_token(session: Session, grant: Grant) -> str:
     return token
 
 
-_LATEST_CONSENT = consent.api.latest_bundle(Grant.citizen_id, Grant.client_id)
 # one round trip for what a refresh reads; the citizen lands in the session's identity map,
 # where minting the ID token finds it (built once: building it costs more than running it)
 _REFRESH = (

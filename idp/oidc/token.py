@@ -112,14 +112,13 @@ def authorization_code_grant(
     code = params.get("code")
     if code is None:
         raise InvalidRequest("code is required.")
-    grant, nonce = grants.redeem_code(
+    grant, nonce, active = grants.redeem_code(
         session,
         client_id=client.client_id,
         code=code,
         redirect_uri=params.get("redirect_uri"),
         verifier=params.get("code_verifier"),
     )
-    active = consent.api.active(session, subject=grant.citizen_id, recipient=grant.client_id)
     scopes, current = consented_scopes(session, grant, active)
     refreshable = "offline_access" in scopes and "refresh_token" in client.grant_types
     refresh = grants.issue_refresh_token(session, grant) if refreshable else None
