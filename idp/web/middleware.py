@@ -37,6 +37,7 @@ class BodyTooLarge(Exception):
 
 # Refused before routing, where there is no template or language: small pages in both.
 REFUSALS = {
+    400: ("The link holds a character no address may hold", "តំណនេះខូច · This link is damaged"),
     413: ("Body too large", "សំណើនេះធំពេក · This request is too large"),
     414: ("URI too long", "តំណនេះវែងពេក · This link is too long"),
 }
@@ -44,7 +45,7 @@ AGAIN = "សូមត្រឡប់ទៅសេវានោះវិញ ហើ�
 
 
 async def _refuse(scope: Scope, send: Send, status: int) -> None:
-    """413 or 414: a JSON error, or a page for a browser."""
+    """400, 413 or 414: a JSON error, or a page for a browser."""
     description, title = REFUSALS[status]
     if b"text/html" in dict(scope["headers"]).get(b"accept", b""):
         content_type = b"text/html; charset=utf-8"
@@ -79,6 +80,9 @@ class Guard:
         status_seen = 0
         if len(scope.get("query_string", b"")) > MAX_QUERY:
             await _refuse(scope, send, 414)
+            return
+        if "\x00" in scope.get("path", ""):  # no route takes one, and PostgreSQL refuses it
+            await _refuse(scope, send, 400)
             return
         max_body = self.uploads.get(scope.get("path", ""), MAX_BODY)
         length = dict(scope["headers"]).get(b"content-length")
