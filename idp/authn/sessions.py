@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from idp.authn.models import LoginSession
@@ -78,7 +78,3 @@ def end_all_sessions(session: Session, *, citizen_id: str) -> None:
 
 def sweep(session: Session) -> None:
     session.execute(delete(LoginSession).where(LoginSession.expires_at < utcnow()))
-
-
-def find_by_sid(session: Session, sid: str) -> LoginSession | None:
-    return session.scalars(select(LoginSession).where(LoginSession.sid == sid)).first()

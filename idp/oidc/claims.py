@@ -43,7 +43,6 @@ CLAIMS_IN_VERIFIED_CLAIMS = (
 CLAIMS_SUPPORTED = tuple(
     sorted({"sub", VERIFIED_CLAIMS, *(c for cs in SCOPE_CLAIMS.values() for c in cs)})
 )
-DATA_SCOPES = frozenset(SCOPE_CLAIMS)
 
 
 def pairwise_sub(key: bytes, *, sector: str, citizen_id: str) -> str:

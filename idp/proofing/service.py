@@ -321,9 +321,3 @@ def cases_of(session: Session, citizen_id: str) -> Sequence[ProofingCase]:
 def case_by_id(session: Session, case_id: str) -> ProofingCase | None:
     # only ids of our shape reach the database (PostgreSQL refuses NUL in text)
     return session.get(ProofingCase, case_id) if CASE_ID.fullmatch(case_id) else None
-
-
-def find_by_national_id(session: Session, keys: ProofingKeys, number: str) -> Citizen | None:
-    return session.scalar(
-        select(Citizen).where(Citizen.national_id_index == keys.blind_index(number))
-    )

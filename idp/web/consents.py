@@ -29,11 +29,6 @@ router = APIRouter(prefix="/account")
 BY_CITIZEN = "withdrawn by the citizen"
 
 
-def api_error(status_code: int, error: str, description: str) -> JSONResponse:
-    body = {"error": error, "error_description": description}
-    return JSONResponse(body, status_code=status_code, headers=NO_STORE)
-
-
 def known_client(session: Session, client_id: str) -> Client:
     client = session.get(Client, client_id) if len(client_id) <= 64 else None
     if client is None:
