@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-import anyio
-import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
@@ -87,61 +85,38 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
     return engine
 
 
-def _finish(session: Session, *, commit: bool) -> None:
-    try:
-        if commit:
-            session.commit()
-    finally:
-        session.close()
-
-
-async def _finish_in_thread(session: Session, *, commit: bool) -> None:
-    """Commit or roll back, then return the connection, in a worker thread that need not wait
-    for the shared thread pool. The session holds a pooled connection here: had it to queue
-    behind route handlers that are themselves waiting for a connection, 64 concurrent
-    requests would deadlock until the pool timeout (the same reason FastAPI exits sync
-    dependencies under a limiter of their own)."""
-    await anyio.to_thread.run_sync(
-        functools.partial(_finish, session, commit=commit), limiter=anyio.CapacityLimiter(1)
-    )
-
-
-def _run_in_session(request: Request, work: Callable[[Session], T]) -> T:
+@contextmanager
+def _transaction(request: Request) -> Iterator[Session]:
+    """A session that commits if the block completes, and rolls back if it raises (unless
+    the error keeps its changes)."""
     with request.app.state.sessionmaker() as session:
         try:
-            result = work(session)
+            yield session
         except IdpError as exc:
             if exc.keep_changes:
                 session.commit()
             raise
         session.commit()
-        return result
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The per-request session. FastAPI runs a sync dependency's exit (the commit) under a
+    limiter of its own, so a commit never waits for a thread behind handlers that are
+    waiting for a pooled connection (tests/e2e/test_concurrency.py)."""
+    with _transaction(request) as session:
+        yield session
+
+
+def _run_in_session(request: Request, work: Callable[[Session], T]) -> T:
+    with _transaction(request) as session:
+        return work(session)
 
 
 async def in_session(request: Request, work: Callable[[Session], T]) -> T:
-    """`work(session)` in one worker thread, committed when it returns (or when an IdpError
-    keeps its changes) and closed before the thread is given back. For the busiest routes
-    (token, userinfo): one thread hop per request instead of the two that DbSession costs,
-    and the connection is never held between hops."""
+    """`work(session)` in one worker thread, committed as by get_session and closed before
+    the thread is given back. For the busiest routes (token, userinfo): one thread hop per
+    request instead of the route's and the dependency's exit."""
     return await run_in_threadpool(_run_in_session, request, work)
-
-
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """Commit if the route returned, roll back if it raised (unless the error keeps changes).
-
-    Async on purpose: making a Session does no I/O, so only the commit needs a worker thread;
-    a sync generator would cost FastAPI two thread hops per request (enter and exit).
-    """
-    session: Session = request.app.state.sessionmaker()
-    try:
-        yield session
-    except IdpError as exc:
-        await _finish_in_thread(session, commit=exc.keep_changes)
-        raise
-    except BaseException:
-        await _finish_in_thread(session, commit=False)
-        raise
-    await _finish_in_thread(session, commit=True)
 
 
 # scope="function" commits before the response is sent: a client never holds a code that a
