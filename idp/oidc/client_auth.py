@@ -56,8 +56,11 @@ def authenticate_client(
     *,
     endpoint: str,
 ) -> Client:
-    """The client that made this request to `endpoint` (a path such as "/token").
+    """The client that made this back-channel request to `endpoint` (a path such as
+    "/token"), whose parameters may each appear once (RFC 6749 §3.2).
     Raises InvalidClient (401) or InvalidRequest."""
+    if params.repeated:
+        raise InvalidRequest("Each parameter may appear only once.")
     body_id, body_secret = params.get("client_id"), params.get("client_secret")
     assertion = params.get("client_assertion")
     used = [bool(authorization), bool(body_secret), bool(assertion)]

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 import consent.api
 from idp.agencies.models import Client
 from idp.db import DbSession, utcnow
-from idp.errors import InvalidRequest, InvalidToken
+from idp.errors import InvalidToken
 from idp.http import NO_STORE
 from idp.oidc import grants
 from idp.oidc.client_auth import authenticate_client
@@ -65,12 +65,8 @@ def introspect(
     provider: ProviderDep,
     params: Annotated[Params, Depends(read_body)],
 ) -> JSONResponse:
-    if params.repeated:
-        raise InvalidRequest("Each parameter may appear only once.")
     client = authenticate_client(
         session, provider, params, request.headers.get("authorization"), endpoint="/introspect"
     )
-    token = params.get("token")
-    if token is None:
-        raise InvalidRequest("token is required.")
+    token = params.require("token")
     return JSONResponse(describe(session, provider, client, token), headers=NO_STORE)

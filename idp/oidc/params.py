@@ -23,6 +23,12 @@ class Params:
         value = self.values.get(name)
         return value if value else None  # an empty parameter counts as absent (RFC 6749 §3.1)
 
+    def require(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise InvalidRequest(f"{name} is required.")
+        return value
+
 
 def parse(text: str) -> Params:
     """Parse urlencoded text. Raises InvalidRequest on bad encoding, NUL bytes or excess."""

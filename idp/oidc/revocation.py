@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from idp.db import DbSession
-from idp.errors import InvalidRequest, InvalidToken, UnsupportedTokenType
+from idp.errors import InvalidToken, UnsupportedTokenType
 from idp.http import NO_STORE
 from idp.oidc import grants
 from idp.oidc.client_auth import authenticate_client
@@ -29,14 +29,10 @@ def revoke(
     provider: ProviderDep,
     params: Annotated[Params, Depends(read_body)],
 ) -> Response:
-    if params.repeated:
-        raise InvalidRequest("Each parameter may appear only once.")
     client = authenticate_client(
         session, provider, params, request.headers.get("authorization"), endpoint="/revoke"
     )
-    token = params.get("token")
-    if token is None:
-        raise InvalidRequest("token is required.")
+    token = params.require("token")
     hint = params.get("token_type_hint")
     if hint is not None and hint not in TOKEN_TYPES:
         raise UnsupportedTokenType("token_type_hint must be access_token or refresh_token.")

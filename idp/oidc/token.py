@@ -17,7 +17,6 @@ from idp.audit import service as audit
 from idp.db import in_session, utcnow
 from idp.errors import (
     InvalidGrant,
-    InvalidRequest,
     InvalidScope,
     UnauthorizedClient,
     UnsupportedGrantType,
@@ -109,9 +108,7 @@ def token_response(
 def authorization_code_grant(
     session: Session, provider: Provider, client: Client, params: Params
 ) -> JSONResponse:
-    code = params.get("code")
-    if code is None:
-        raise InvalidRequest("code is required.")
+    code = params.require("code")
     grant, nonce, active = grants.redeem_code(
         session,
         client_id=client.client_id,
@@ -138,9 +135,7 @@ def authorization_code_grant(
 def refresh_token_grant(
     session: Session, provider: Provider, client: Client, params: Params
 ) -> JSONResponse:
-    token = params.get("refresh_token")
-    if token is None:
-        raise InvalidRequest("refresh_token is required.")
+    token = params.require("refresh_token")
     grant, new_token, active = grants.rotate_refresh_token(
         session, client_id=client.client_id, token=token
     )
@@ -215,14 +210,10 @@ async def token(
 def issue(
     session: Session, *, request: Request, provider: Provider, params: Params
 ) -> JSONResponse:
-    if params.repeated:
-        raise InvalidRequest("Each parameter may appear only once.")
     client = authenticate_client(
         session, provider, params, request.headers.get("authorization"), endpoint="/token"
     )
-    grant_type = params.get("grant_type")
-    if grant_type is None:
-        raise InvalidRequest("grant_type is required.")
+    grant_type = params.require("grant_type")
     handler = GRANT_TYPES.get(grant_type)
     if handler is None:
         raise UnsupportedGrantType(f"grant_type {grant_type[:40]!r} is not supported.")
