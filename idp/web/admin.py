@@ -36,7 +36,7 @@ from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
-from idp.web.portal import not_found, to_login
+from idp.web.portal import known_client, not_found, to_login
 from idp.web.render import render
 
 router = APIRouter(prefix="/admin")
@@ -61,8 +61,13 @@ DONE = frozenset(
 )
 
 
-def require_admin(request: Request, session: Session, provider: Provider) -> Citizen | None:
-    """The signed-in administrator or agency approver, or None when nobody is signed in."""
+def require_admin(
+    request: Request, session: Session, provider: Provider, form: Params | None = None
+) -> Citizen | None:
+    """The signed-in administrator or agency approver, or None when nobody is signed in.
+    With `form`, its CSRF token is checked first."""
+    if form is not None:
+        require_csrf(request, provider, form)
     staff = require_staff(request, session, provider, ADMIN, AGENCY_APPROVER)
     return None if staff is None else staff.citizen
 
@@ -175,8 +180,7 @@ def agency_form(form: Params) -> tuple[dict[str, str], str | None]:
 def create_agency(
     request: Request, session: DbSession, provider: ProviderDep, form: Form
 ) -> Response:
-    require_csrf(request, provider, form)
-    admin = require_admin(request, session, provider)
+    admin = require_admin(request, session, provider, form)
     if admin is None:
         return to_login("/admin")
     typed, error = agency_form(form)
@@ -205,8 +209,7 @@ def create_agency(
 def agency_status(
     agency_id: str, request: Request, session: DbSession, provider: ProviderDep, form: Form
 ) -> Response:
-    require_csrf(request, provider, form)
-    admin = require_admin(request, session, provider)
+    admin = require_admin(request, session, provider, form)
     if admin is None:
         return to_login("/admin")
     agency, status = agency_of(session, agency_id), chosen_status(form)
@@ -224,14 +227,10 @@ def agency_status(
 def client_status(
     client_id: str, request: Request, session: DbSession, provider: ProviderDep, form: Form
 ) -> Response:
-    require_csrf(request, provider, form)
-    admin = require_admin(request, session, provider)
+    admin = require_admin(request, session, provider, form)
     if admin is None:
         return to_login("/admin")
-    client = session.get(Client, client_id) if len(client_id) <= 64 else None
-    if client is None:
-        raise not_found()
-    status = chosen_status(form)
+    client, status = known_client(session, client_id), chosen_status(form)
     if status == SUSPENDED:
         action = "suspended"
     else:
@@ -253,8 +252,7 @@ def client_status(
 def initial_token(
     agency_id: str, request: Request, session: DbSession, provider: ProviderDep, form: Form
 ) -> Response:
-    require_csrf(request, provider, form)
-    admin = require_admin(request, session, provider)
+    admin = require_admin(request, session, provider, form)
     if admin is None:
         return to_login("/admin")
     agency = agency_of(session, agency_id)
@@ -292,8 +290,7 @@ def initial_token(
 def add_member(
     agency_id: str, request: Request, session: DbSession, provider: ProviderDep, form: Form
 ) -> Response:
-    require_csrf(request, provider, form)
-    admin = require_admin(request, session, provider)
+    admin = require_admin(request, session, provider, form)
     if admin is None:
         return to_login("/admin")
     agency = agency_of(session, agency_id)

@@ -14,26 +14,20 @@ from idp.accounts.consents import signed_receipt, withdraw_consent
 from idp.agencies.models import Client
 from idp.authn.models import LoginSession
 from idp.db import DbSession
-from idp.errors import InvalidToken, PageError
+from idp.errors import InvalidToken
 from idp.http import NO_STORE
 from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.web import csrf
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
+from idp.web.portal import known_client, not_found
 from idp.web.render import render
 from idp.web.signed_in import signed_in
 
 router = APIRouter(prefix="/account")
 
 BY_CITIZEN = "withdrawn by the citizen"
-
-
-def known_client(session: Session, client_id: str) -> Client:
-    client = session.get(Client, client_id) if len(client_id) <= 64 else None
-    if client is None:
-        raise PageError("not_found_title", "not_found", status_code=404)
-    return client
 
 
 def as_json(record: consent.api.Record) -> dict[str, Any]:
@@ -125,7 +119,7 @@ def download_receipt(
         session, provider, citizen_id=login.citizen_id, receipt_id=receipt_id[:36]
     )
     if token is None:
-        raise PageError("not_found_title", "not_found", status_code=404)
+        raise not_found()
     headers = {
         **NO_STORE,
         "Content-Disposition": f'attachment; filename="consent-{receipt_id[:36]}.jwt"',

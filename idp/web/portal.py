@@ -61,15 +61,28 @@ class Member:
 
     def client(self, session: Session, client_id: str) -> Client:
         """A client of one of the member's agencies; any other client is not found (404)."""
-        client = session.get(Client, client_id) if len(client_id) <= 64 else None
-        if client is None or client.agency_id not in {a.id for a in self.agencies}:
+        client = known_client(session, client_id)
+        if client.agency_id not in {a.id for a in self.agencies}:
             raise not_found()
         return client
 
 
-def require_member(request: Request, session: Session, provider: Provider) -> Member | None:
+def known_client(session: Session, client_id: str) -> Client:
+    """The client with this id; any other id is not found (404)."""
+    client = session.get(Client, client_id) if len(client_id) <= 64 else None
+    if client is None:
+        raise not_found()
+    return client
+
+
+def require_member(
+    request: Request, session: Session, provider: Provider, form: Params | None = None
+) -> Member | None:
     """The signed-in citizen and their agencies, checked on every request; None when nobody
-    is signed in; a 403 page for a citizen who is no agency's member."""
+    is signed in; a 403 page for a citizen who is no agency's member. With `form`, its CSRF
+    token is checked first."""
+    if form is not None:
+        require_csrf(request, provider, form)
     login = signed_in(request, session, provider)
     if login is None:
         return None
@@ -81,6 +94,30 @@ def require_member(request: Request, session: Session, provider: Provider) -> Me
 
 def client_path(client: Client, suffix: str = "") -> str:
     return f"/agency/clients/{quote(client.client_id, safe='')}{suffix}"
+
+
+def secret_page(
+    request: Request,
+    provider: Provider,
+    client: Client,
+    *,
+    secret: str | None,
+    event: str,
+    status_code: int = 200,
+    back_to_pending: bool = False,
+) -> Response:
+    """The client's new secret, shown this once."""
+    return render(
+        request,
+        provider,
+        "portal_secret.html",
+        locale=pick_locale(request),
+        status_code=status_code,
+        client=client,
+        secret=secret,
+        event=event,
+        back_to_pending=back_to_pending,
+    )
 
 
 def form_page(
@@ -142,8 +179,7 @@ def new_client(
 def register(
     agency_id: str, request: Request, session: DbSession, provider: ProviderDep, form: Form
 ) -> Response:
-    require_csrf(request, provider, form)
-    member = require_member(request, session, provider)
+    member = require_member(request, session, provider, form)
     if member is None:
         return to_login("/agency")
     agency, values = member.agency(agency_id), typed_values(form)
@@ -166,15 +202,8 @@ def register(
         client_id=client.client_id,
         agency_id=agency.id,
     )
-    return render(
-        request,
-        provider,
-        "portal_secret.html",
-        locale=pick_locale(request),
-        status_code=201,
-        client=client,
-        secret=issued.client_secret,
-        event="registered",
+    return secret_page(
+        request, provider, client, secret=issued.client_secret, event="registered", status_code=201
     )
 
 
@@ -212,8 +241,7 @@ def edit_client(
 def update(
     client_id: str, request: Request, session: DbSession, provider: ProviderDep, form: Form
 ) -> Response:
-    require_csrf(request, provider, form)
-    member = require_member(request, session, provider)
+    member = require_member(request, session, provider, form)
     if member is None:
         return to_login("/agency")
     client, values = member.client(session, client_id), typed_values(form)
@@ -243,15 +271,8 @@ def update(
     if secret is None:
         saved = "pending" if back_to_pending else "1"
         return RedirectResponse(client_path(client, f"?saved={saved}"), status_code=303)
-    return render(
-        request,
-        provider,
-        "portal_secret.html",
-        locale=pick_locale(request),
-        client=client,
-        secret=secret,
-        event="updated",
-        back_to_pending=back_to_pending,
+    return secret_page(
+        request, provider, client, secret=secret, event="updated", back_to_pending=back_to_pending
     )
 
 
@@ -274,8 +295,7 @@ def confirm_rotation(
 def rotate(
     client_id: str, request: Request, session: DbSession, provider: ProviderDep, form: Form
 ) -> Response:
-    require_csrf(request, provider, form)
-    member = require_member(request, session, provider)
+    member = require_member(request, session, provider, form)
     if member is None:
         return to_login("/agency")
     client = member.client(session, client_id)
@@ -289,12 +309,4 @@ def rotate(
         citizen_id=member.citizen_id,
         client_id=client.client_id,
     )
-    return render(
-        request,
-        provider,
-        "portal_secret.html",
-        locale=pick_locale(request),
-        client=client,
-        secret=secret,
-        event="rotated",
-    )
+    return secret_page(request, provider, client, secret=secret, event="rotated")
