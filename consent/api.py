@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -193,13 +192,6 @@ def history(session: Session, *, subject: str) -> list[Record]:
     return [Record(**_fields(r)) for r in service.history(session, subject=subject)]
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
-
-
 def receipt(
     session: Session,
     *,
@@ -214,8 +206,6 @@ def receipt(
     `describe_recipient(recipient)` gives (the citizen's id as that recipient knows it, the
     recipient's service name): consent itself knows recipients only as opaque strings.
     """
-    if not _is_uuid(receipt_id):  # never reaches the query (a NUL byte fails on PostgreSQL)
-        return None
     record = service.find_receipt(session, subject=subject, receipt_id=receipt_id)
     if record is None:
         return None
