@@ -140,6 +140,27 @@ def token_hash(token: str) -> str:
     return b64url(hashlib.sha256(token.encode("ascii")).digest()[:16])
 
 
+def _verifying_key(token: str, keys: Mapping[str, VerifyKey], *, typ: str | None) -> VerifyKey:
+    """The key a token's header names by `kid` among `keys` (a JWKS of one key need not name
+    it), whose alg the header must state, and the `typ` the header must carry if given."""
+    if len(token) > 16_384:
+        raise JwtRejected("token too long")
+    try:
+        header = jwt.get_unverified_header(token)
+    except JOSEError as exc:
+        raise JwtRejected("malformed token") from exc
+    kid = header.get("kid")
+    if kid is None and len(keys) == 1:
+        key: VerifyKey | None = next(iter(keys.values()))
+    else:
+        key = keys.get(str(kid))
+    if key is None or header.get("alg") != key.alg:
+        raise JwtRejected("unknown key or algorithm")
+    if typ is not None and str(header.get("typ", "")).lower() != typ.lower():
+        raise JwtRejected("wrong token type")
+    return key
+
+
 def verify(
     token: str,
     *,
@@ -156,21 +177,7 @@ def verify(
     `audience=None` skips the audience check: the caller must then check `aud` itself.
     Raises JwtRejected.
     """
-    if len(token) > 16_384:
-        raise JwtRejected("token too long")
-    try:
-        header = jwt.get_unverified_header(token)
-    except JOSEError as exc:
-        raise JwtRejected("malformed token") from exc
-    kid = header.get("kid")
-    if kid is None and len(keys) == 1:  # a JWKS of one key need not name it
-        key: VerifyKey | None = next(iter(keys.values()))
-    else:
-        key = keys.get(str(kid))
-    if key is None or header.get("alg") != key.alg:
-        raise JwtRejected("unknown key or algorithm")
-    if typ is not None and str(header.get("typ", "")).lower() != typ.lower():
-        raise JwtRejected("wrong token type")
+    key = _verifying_key(token, keys, typ=typ)
     options = {
         # python-jose verifies every claim it requires, so `exp` is required only when it is
         # verified; its presence is checked below either way
@@ -198,15 +205,7 @@ def verify_signed(token: str, *, keys: Mapping[str, VerifyKey], typ: str) -> dic
     """Check only the signature (key chosen by `kid` among `keys`, its alg required) and the
     `typ` header of a JWS whose payload is a JSON object: for signed records that never
     expire, such as audit checkpoints. Raises JwtRejected."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except JOSEError as exc:
-        raise JwtRejected("malformed token") from exc
-    key = keys.get(str(header.get("kid")))
-    if key is None or header.get("alg") != key.alg:
-        raise JwtRejected("unknown key or algorithm")
-    if str(header.get("typ", "")).lower() != typ.lower():
-        raise JwtRejected("wrong token type")
+    key = _verifying_key(token, keys, typ=typ)
     try:
         payload = json.loads(jws.verify(token, key.key, algorithms=[key.alg]))
     except (JOSEError, ValueError) as exc:
