@@ -3,7 +3,6 @@ tokens of RFC 7591 (initial access) and RFC 7592 (registration access)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -24,21 +23,17 @@ from idp.agencies.models import (
     Client,
     InitialAccessToken,
 )
+from idp.crypto.digest import digest
 from idp.db import utcnow
 from idp.oidc import grants
 
 LOCAL = Fetcher(allow_http_loopback=True)  # operators' and tests' own documents
 
 
-def hash_secret(secret: str) -> str:
-    """Secrets and tokens are 256-bit random: a fast hash is enough, nothing to brute-force."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def secret_matches(client: Client, secret: str) -> bool:
     if client.client_secret_hash is None:
         return False
-    return hmac.compare_digest(client.client_secret_hash, hash_secret(secret))
+    return hmac.compare_digest(client.client_secret_hash, digest(secret))
 
 
 def _new_secret(method: str) -> str | None:
@@ -90,8 +85,8 @@ def register_client(
     client = Client(
         client_id=client_id or secrets.token_hex(16),  # never a leading "-" (a CLI flag)
         agency_id=agency.id if agency else None,
-        client_secret_hash=hash_secret(secret) if secret else None,
-        registration_token_hash=hash_secret(token),
+        client_secret_hash=digest(secret) if secret else None,
+        registration_token_hash=digest(token),
         status=status,
     )
     _apply(client, registration)
@@ -117,7 +112,7 @@ def update_client(
     secret = None
     if registration.token_endpoint_auth_method != client.token_endpoint_auth_method:
         secret = _new_secret(registration.token_endpoint_auth_method)
-        client.client_secret_hash = hash_secret(secret) if secret else None
+        client.client_secret_hash = digest(secret) if secret else None
     _apply(client, registration)
     if widened and client.status == ACTIVE:
         client.status = PENDING
@@ -129,7 +124,7 @@ def rotate_secret(session: Session, client: Client) -> str | None:
     """A new secret; the old one stops working at once. None for clients without secrets."""
     secret = _new_secret(client.token_endpoint_auth_method)
     if secret is not None:
-        client.client_secret_hash = hash_secret(secret)
+        client.client_secret_hash = digest(secret)
         session.flush()
     return secret
 
@@ -191,14 +186,14 @@ def issue_initial_token(session: Session, *, agency: Agency, ttl: timedelta) -> 
     now = utcnow()
     session.add(
         InitialAccessToken(
-            token_hash=hash_secret(token), agency_id=agency.id, created_at=now, expires_at=now + ttl
+            token_hash=digest(token), agency_id=agency.id, created_at=now, expires_at=now + ttl
         )
     )
     return token
 
 
 def agency_of_initial_token(session: Session, token: str) -> Agency | None:
-    row = session.get(InitialAccessToken, hash_secret(token))
+    row = session.get(InitialAccessToken, digest(token))
     if row is None or row.expires_at <= utcnow():
         return None
     agency = session.get(Agency, row.agency_id)
@@ -209,7 +204,7 @@ def client_of_registration_token(session: Session, client_id: str, token: str) -
     client = session.get(Client, client_id) if len(client_id) <= 64 else None
     if client is None or client.registration_token_hash is None:
         return None
-    if not hmac.compare_digest(client.registration_token_hash, hash_secret(token)):
+    if not hmac.compare_digest(client.registration_token_hash, digest(token)):
         return None
     return client
 

@@ -4,7 +4,6 @@ password. The WebAuthn checks themselves are in webauthn.py."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -17,16 +16,13 @@ from idp.audit import service as audit
 from idp.authn import webauthn
 from idp.authn.models import Passkey, PasskeyAfterPassword, PasskeyChallenge
 from idp.authn.webauthn import CHALLENGE_TTL, PasskeyRejected
+from idp.crypto.digest import digest
 from idp.db import utcnow
 from idp.settings import Settings
 
 COOKIE = "idp_passkey"
 PURPOSES = frozenset({"login", "mfa", "register", "signup"})
 CHALLENGE_ID = re.compile(r"[A-Za-z0-9_-]{43}")
-
-
-def browser_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # --- challenges -------------------------------------------------------------------------
@@ -47,7 +43,7 @@ def start_challenge(
     row = PasskeyChallenge(
         id=secrets.token_urlsafe(32),
         purpose=purpose,
-        browser_hash=browser_hash(browser_token),
+        browser_hash=digest(browser_token),
         challenge=webauthn.b64url(webauthn.new_challenge()),
         citizen_id=citizen_id,
         tx=tx,
@@ -76,7 +72,7 @@ def load_challenge(
         if challenge_id and CHALLENGE_ID.fullmatch(challenge_id)
         else None
     )
-    token_hash = browser_hash(browser_token) if browser_token and len(browser_token) < 100 else ""
+    token_hash = digest(browser_token) if browser_token and len(browser_token) < 100 else ""
     if (
         row is None
         or row.purpose != purpose

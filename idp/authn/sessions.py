@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,6 +10,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from idp.authn.models import LoginSession
+from idp.crypto.digest import digest
 from idp.db import utcnow
 
 COOKIE = "idp_session"
@@ -23,10 +23,6 @@ class SessionPolicy:
     absolute: timedelta
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def start_session(
     session: Session, *, citizen_id: str, amr: list[str], acr: str, policy: SessionPolicy
 ) -> tuple[str, LoginSession]:
@@ -34,7 +30,7 @@ def start_session(
     token = secrets.token_urlsafe(32)
     now = utcnow()
     row = LoginSession(
-        token_hash=_hash(token),
+        token_hash=digest(token),
         sid=secrets.token_urlsafe(24),
         citizen_id=citizen_id,
         auth_time=now,
@@ -55,7 +51,7 @@ def current_session(
     """The live session for a cookie value, or None (idle or absolute timeout passed)."""
     if not token or len(token) > 100:
         return None
-    row = session.get(LoginSession, _hash(token))
+    row = session.get(LoginSession, digest(token))
     now = utcnow()
     if row is None:
         return None
@@ -69,7 +65,7 @@ def current_session(
 
 def end_session(session: Session, token: str | None) -> None:
     if token and len(token) <= 100:
-        session.execute(delete(LoginSession).where(LoginSession.token_hash == _hash(token)))
+        session.execute(delete(LoginSession).where(LoginSession.token_hash == digest(token)))
 
 
 def end_all_sessions(session: Session, *, citizen_id: str) -> None:

@@ -9,7 +9,6 @@ counts against the same limits, but nothing is sent and no code can match.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -20,6 +19,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from idp.authn.models import SmsChallenge
+from idp.crypto.digest import digest
 from idp.db import utcnow
 from idp.errors import IdpError, PageError
 from idp.provider import Provider
@@ -44,10 +44,6 @@ class CodeRejected(IdpError):
 
 def new_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
-
-
-def browser_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _send(
@@ -100,7 +96,7 @@ def start_challenge(
     row = SmsChallenge(
         id=secrets.token_urlsafe(32),
         purpose=purpose,
-        browser_hash=browser_hash(browser_token),
+        browser_hash=digest(browser_token),
         phone_number=phone_number,
         citizen_id=citizen_id,
         delivery=delivery,
@@ -134,7 +130,7 @@ def load_challenge(
         if challenge_id and CHALLENGE_ID.fullmatch(challenge_id)
         else None
     )
-    token_hash = browser_hash(browser_token) if browser_token and len(browser_token) < 100 else ""
+    token_hash = digest(browser_token) if browser_token and len(browser_token) < 100 else ""
     if (
         row is None
         or row.expires_at <= utcnow()

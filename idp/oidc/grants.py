@@ -3,7 +3,6 @@ tokens (RFC 9700 §4.14). Revoking a grant ends every token it issued."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 import consent.api
 from idp.accounts.models import Citizen
 from idp.authn.models import LoginSession
+from idp.crypto.digest import digest
 from idp.db import utcnow
 from idp.errors import InvalidGrant
 from idp.oidc import pkce
@@ -21,10 +21,6 @@ from idp.oidc.models import AuthorizationCode, Grant, RefreshToken, RevokedAcces
 
 # the latest consent record of a grant's (citizen, client), read with the grant
 _LATEST_CONSENT = consent.api.latest_bundle(Grant.citizen_id, Grant.client_id)
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def start_grant(
@@ -67,7 +63,7 @@ def create_code(
     code = secrets.token_urlsafe(32)
     session.add(
         AuthorizationCode(
-            code_hash=_hash(code),
+            code_hash=digest(code),
             grant_id=grant.id,
             redirect_uri=redirect_uri,
             code_challenge=code_challenge,
@@ -118,7 +114,7 @@ def redeem_code(
 ) -> tuple[Grant, str | None, consent.api.Consent | None]:
     """Spend a code: (grant, nonce, the active consent). A second redemption revokes what the
     first issued."""
-    found = session.execute(_CODE, {"code_hash": _hash(code)}).first()
+    found = session.execute(_CODE, {"code_hash": digest(code)}).first()
     if found is None:
         raise InvalidGrant("The authorization code is not valid.")
     row = found[0]
@@ -145,7 +141,7 @@ def redeem_code(
 
 def issue_refresh_token(session: Session, grant: Grant) -> str:
     token = secrets.token_urlsafe(32)  # 256 bits
-    session.add(RefreshToken(token_hash=_hash(token), grant_id=grant.id, created_at=utcnow()))
+    session.add(RefreshToken(token_hash=digest(token), grant_id=grant.id, created_at=utcnow()))
     return token
 
 
@@ -165,7 +161,7 @@ def rotate_refresh_token(
 ) -> tuple[Grant, str, consent.api.Consent | None]:
     """Spend a refresh token for a new one: (grant, new token, the active consent). A spent
     token replayed revokes the family."""
-    found = session.execute(_REFRESH, {"token_hash": _hash(token)}).first()
+    found = session.execute(_REFRESH, {"token_hash": digest(token)}).first()
     if found is None:
         raise InvalidGrant("The refresh token is not valid.")
     row, grant = found[0], _require_live(found[1], client_id)
@@ -184,7 +180,7 @@ def rotate_refresh_token(
 
 def find_refresh_grant(session: Session, token: str, *, unspent: bool = False) -> Grant | None:
     """The grant of a refresh token; with `unspent`, only while the token itself is usable."""
-    row = session.get(RefreshToken, _hash(token))
+    row = session.get(RefreshToken, digest(token))
     if row is None or (unspent and row.used_at is not None):
         return None
     return session.get(Grant, row.grant_id)

@@ -30,6 +30,7 @@ from idp.agencies.models import (
     InitialAccessToken,
 )
 from idp.audit import service as audit
+from idp.crypto.digest import digest
 from idp.db import DbSession
 from idp.errors import PageError
 from idp.oidc.params import Params
@@ -262,9 +263,7 @@ def initial_token(
     token = service.issue_initial_token(session, agency=agency, ttl=timedelta(days=int(days)))
     session.flush()
     expires_at = session.scalars(
-        select(InitialAccessToken.expires_at).where(
-            InitialAccessToken.token_hash == service.hash_secret(token)
-        )
+        select(InitialAccessToken.expires_at).where(InitialAccessToken.token_hash == digest(token))
     ).one()
     audit.record(
         session,
