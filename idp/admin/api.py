@@ -18,7 +18,6 @@ from idp.accounts.models import Citizen
 from idp.admin import service
 from idp.admin.access import ADMIN, AGENCY_APPROVER, PROOFING_OFFICER, ROLES, Staff, require_staff
 from idp.admin.proofing import policy_of
-from idp.agencies import service as agencies
 from idp.agencies.models import ACTIVE, SUSPENDED, Agency, Client
 from idp.audit import service as audit
 from idp.db import DbSession
@@ -122,18 +121,19 @@ def case_json(case: ProofingCase) -> dict[str, Any]:
 
 
 def citizen_of(session: Session, citizen_id: str) -> Citizen:
-    citizen = session.get(Citizen, citizen_id) if service.CITIZEN_ID.fullmatch(citizen_id) else None
+    citizen = service.citizen_by_id(session, citizen_id)
     if citizen is None:
         raise NotFound("No such account.")
     return citizen
 
 
 def case_of(session: Session, case_id: str, staff: Staff) -> ProofingCase:
-    case = proofing.case_by_id(session, case_id)
+    try:
+        case = proofing.case_for_officer(session, case_id, staff_id=staff.id)
+    except InvalidEvidence as exc:
+        raise AccessDenied(exc.code) from exc
     if case is None:
         raise NotFound("No such case.")
-    if staff.id in (case.citizen_id, case.duplicate_of):
-        raise AccessDenied("own_case")
     return case
 
 
@@ -212,14 +212,7 @@ def queue(request: Request, session: DbSession, provider: ProviderDep) -> JSONRe
 def case(case_id: str, request: Request, session: DbSession, provider: ProviderDep) -> JSONResponse:
     staff = api_staff(request, session, provider, PROOFING_OFFICER)
     found = case_of(session, case_id, staff)
-    audit.record(
-        session,
-        "proofing.evidence_viewed",
-        actor="staff",
-        citizen_id=found.citizen_id,
-        case_id=found.id,
-        staff_id=staff.id,
-    )
+    proofing.record_viewed(session, found, "proofing.evidence_viewed", staff_id=staff.id)
     evidence = {
         "national_id": proofing.national_id(provider.proofing_keys, found),
         "given_name": found.given_name,
@@ -248,14 +241,16 @@ def decide(
     if decision not in ("approve", "reject"):
         raise NotFound("No such operation.")
     found = case_of(session, case_id, staff)
+    reason = body.get("reason")
     try:
-        if decision == "approve":
-            proofing.approve(session, found, staff_id=staff.id, policy=policy_of(provider))
-        else:
-            reason = body.get("reason")
-            proofing.reject(
-                session, found, staff_id=staff.id, reason=reason if isinstance(reason, str) else ""
-            )
+        proofing.decide(
+            session,
+            found,
+            decision,
+            staff_id=staff.id,
+            policy=policy_of(provider),
+            reason=reason if isinstance(reason, str) else "",
+        )
     except InvalidEvidence as exc:
         raise Refused(exc.code, keep_changes=True) from exc
     return answer(case_json(found))
@@ -276,37 +271,21 @@ def set_status(
     status = body.get("status")
     if status not in (ACTIVE, SUSPENDED):
         raise InvalidRequest("status must be active or suspended.")
+    target: Agency | Client | None
     if kind == "clients":
-        client = session.get(Client, object_id) if plain_id(object_id, 64) else None
-        if client is None:
-            raise NotFound("No such client.")
-        if client.status != status:
-            agencies.set_client_status(session, client, status)
-            audit.record(
-                session,
-                "client.status_changed",
-                actor="staff",
-                staff_id=staff.id,
-                client_id=client.client_id,
-                status=status,
-            )
-        return answer({"client_id": client.client_id, "status": client.status})
-    if kind == "agencies":
-        agency = session.get(Agency, object_id) if plain_id(object_id, 32) else None
-        if agency is None:
-            raise NotFound("No such agency.")
-        if agency.status != status:
-            agencies.set_agency_status(session, agency, status)
-            audit.record(
-                session,
-                "agency.status_changed",
-                actor="staff",
-                staff_id=staff.id,
-                agency_id=agency.id,
-                status=status,
-            )
-        return answer({"agency_id": agency.id, "status": agency.status})
-    raise NotFound("No such operation.")
+        target = session.get(Client, object_id) if plain_id(object_id, 64) else None
+        missing = "No such client."
+    elif kind == "agencies":
+        target = session.get(Agency, object_id) if plain_id(object_id, 32) else None
+        missing = "No such agency."
+    else:
+        raise NotFound("No such operation.")
+    if target is None:
+        raise NotFound(missing)
+    service.set_status(session, target, status, staff_id=staff.id)
+    if isinstance(target, Client):
+        return answer({"client_id": target.client_id, "status": target.status})
+    return answer({"agency_id": target.id, "status": target.status})
 
 
 @router.post("/keys/rotate")

@@ -72,7 +72,7 @@ def start(request: Request, session: DbSession, provider: ProviderDep) -> Respon
 
 
 def citizen_of(session: Session, citizen_id: str) -> Citizen:
-    citizen = session.get(Citizen, citizen_id) if service.CITIZEN_ID.fullmatch(citizen_id) else None
+    citizen = service.citizen_by_id(session, citizen_id)
     if citizen is None:
         raise not_found()
     return citizen

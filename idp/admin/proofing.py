@@ -14,17 +14,23 @@ from idp.accounts.models import Citizen
 from idp.accounts.service import InvalidAccountData
 from idp.admin.access import PROOFING_OFFICER, Staff
 from idp.admin.pages import staff_or_login, staff_render
-from idp.audit import service as audit
-from idp.db import DbSession, utcnow
+from idp.admin.service import citizen_by_id
+from idp.db import DbSession
 from idp.oidc.params import Params
 from idp.proofing import service
-from idp.proofing.evidence import SEXES, InvalidEvidence, parse_evidence, photo_type
+from idp.proofing.evidence import SEXES, InvalidEvidence
 from idp.proofing.models import IN_PERSON, ProofingCase
-from idp.proofing.service import CASE_ID
 from idp.provider import Provider, ProviderDep
 from idp.web.forms import read_form, require_csrf
 from idp.web.portal import not_found
-from idp.web.uploads import Upload, read_upload, require_upload_csrf
+from idp.web.uploads import (
+    Upload,
+    photo_max_mb,
+    read_upload,
+    require_upload_csrf,
+    submit_evidence,
+    typed_fields,
+)
 
 router = APIRouter(prefix="/admin/proofing")
 
@@ -40,22 +46,28 @@ def policy_of(provider: Provider) -> service.Policy:
     )
 
 
+def officer_case(
+    request: Request, session: Session, provider: Provider, case_id: str
+) -> tuple[Staff, ProofingCase] | Response:
+    """The officer and the case, when they may see it (never one about their own account);
+    else a redirect to sign in, or a refusal page."""
+    staff = staff_or_login(request, session, provider, QUEUE, PROOFING_OFFICER)
+    if not isinstance(staff, Staff):
+        return staff
+    try:
+        case = case_for(session, case_id, staff)
+    except InvalidEvidence as exc:
+        return refused(request, provider, staff, exc.code)
+    return staff, case
+
+
 def case_for(session: Session, case_id: str, staff: Staff) -> ProofingCase:
-    """The case, when this officer may see it: never a case about their own account."""
-    case = service.case_by_id(session, case_id)
+    """The case, or a 404 page. Raises InvalidEvidence("own_case") for one the officer may
+    not see."""
+    case = service.case_for_officer(session, case_id, staff_id=staff.id)
     if case is None:
         raise not_found()
-    if staff.id in (case.citizen_id, case.duplicate_of):
-        raise InvalidEvidencePage("own_case")
     return case
-
-
-class InvalidEvidencePage(Exception):
-    """Raised by case_for; turned into a 403 page by the routes' caller."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 @router.get("")
@@ -76,14 +88,7 @@ def case_page(
     *,
     error: str | None = None,
 ) -> Response:
-    audit.record(
-        session,
-        "proofing.evidence_viewed",
-        actor="staff",
-        citizen_id=case.citizen_id,
-        case_id=case.id,
-        staff_id=staff.id,
-    )
+    service.record_viewed(session, case, "proofing.evidence_viewed", staff_id=staff.id)
     return staff_render(
         request,
         provider,
@@ -146,7 +151,7 @@ def in_person_page(
         error=error or lookup_error,
         form=form or {},
         sexes=SEXES,
-        max_mb=provider.settings.proofing_photo_max_bytes // (1024 * 1024),
+        max_mb=photo_max_mb(provider),
     )
 
 
@@ -164,25 +169,14 @@ def open_in_person(
     if not isinstance(staff, Staff):
         return staff
     citizen_id = upload.form.get("citizen_id") or ""
-    citizen = session.get(Citizen, citizen_id) if CASE_ID.fullmatch(citizen_id) else None
+    citizen = citizen_by_id(session, citizen_id)
     if citizen is None:
         raise not_found()
-    typed = {k: v for k, v in upload.form.values.items() if k != "national_id"}
     try:
         if citizen.id == staff.id:
             raise InvalidEvidence("own_case")
-        evidence = parse_evidence(upload.form.values, today=utcnow().date())
-        limit = provider.settings.proofing_photo_max_bytes
-        media_type = photo_type(upload.photo, max_bytes=limit) if upload.photo else None
-        case = service.submit_case(
-            session,
-            provider.proofing_keys,
-            citizen=citizen,
-            evidence=evidence,
-            channel=IN_PERSON,
-            photo=upload.photo,
-            photo_type=media_type,
-            opened_by=staff.id,
+        case = submit_evidence(
+            session, provider, upload, citizen=citizen, channel=IN_PERSON, opened_by=staff.id
         )
     except InvalidEvidence as exc:
         return in_person_page(
@@ -192,7 +186,7 @@ def open_in_person(
             staff,
             phone=citizen.phone_number,
             error=exc.code,
-            form=typed,
+            form=typed_fields(upload),
         )
     return RedirectResponse(f"{QUEUE}/{case.id}", status_code=303)
 
@@ -201,13 +195,10 @@ def open_in_person(
 def case_detail(
     case_id: str, request: Request, session: DbSession, provider: ProviderDep
 ) -> Response:
-    staff = staff_or_login(request, session, provider, QUEUE, PROOFING_OFFICER)
-    if not isinstance(staff, Staff):
-        return staff
-    try:
-        case = case_for(session, case_id, staff)
-    except InvalidEvidencePage as exc:
-        return refused(request, provider, staff, exc.code)
+    found = officer_case(request, session, provider, case_id)
+    if isinstance(found, Response):
+        return found
+    staff, case = found
     return case_page(request, session, provider, staff, case)
 
 
@@ -215,24 +206,14 @@ def case_detail(
 def case_photo(
     case_id: str, request: Request, session: DbSession, provider: ProviderDep
 ) -> Response:
-    staff = staff_or_login(request, session, provider, QUEUE, PROOFING_OFFICER)
-    if not isinstance(staff, Staff):
-        return staff
-    try:
-        case = case_for(session, case_id, staff)
-    except InvalidEvidencePage as exc:
-        return refused(request, provider, staff, exc.code)
+    found = officer_case(request, session, provider, case_id)
+    if isinstance(found, Response):
+        return found
+    staff, case = found
     data = service.photo(provider.proofing_keys, case)
     if data is None or case.photo_type is None:
         raise not_found()
-    audit.record(
-        session,
-        "proofing.photo_viewed",
-        actor="staff",
-        citizen_id=case.citizen_id,
-        case_id=case.id,
-        staff_id=staff.id,
-    )
+    service.record_viewed(session, case, "proofing.photo_viewed", staff_id=staff.id)
     # personal data: never stored by a browser or proxy, never rendered as anything else
     headers = {"Cache-Control": "no-store", "Content-Disposition": "inline"}
     return Response(data, media_type=case.photo_type, headers=headers)
@@ -256,14 +237,17 @@ def decide(
         raise not_found()
     try:
         case = case_for(session, case_id, staff)
-    except InvalidEvidencePage as exc:
+    except InvalidEvidence as exc:
         return refused(request, provider, staff, exc.code)
     try:
-        if decision == "approve":
-            result = service.approve(session, case, staff_id=staff.id, policy=policy_of(provider))
-        else:
-            service.reject(session, case, staff_id=staff.id, reason=form.get("reason") or "")
-            result = "rejected"
+        result = service.decide(
+            session,
+            case,
+            decision,
+            staff_id=staff.id,
+            policy=policy_of(provider),
+            reason=form.get("reason") or "",
+        )
     except InvalidEvidence as exc:
         return case_page(request, session, provider, staff, case, error=exc.code)
     return RedirectResponse(f"{QUEUE}/{case.id}?result={result}", status_code=303)

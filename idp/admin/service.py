@@ -1,6 +1,7 @@
 """What staff do to citizens' accounts and to the provider: finding accounts, locking and
-unlocking them, ending sessions, granting roles, rotating signing keys. Each call records
-its audit event; the caller has checked the staff member's role (idp/admin/access.py)."""
+unlocking them, ending sessions, granting roles, approving or suspending agencies and
+clients, rotating signing keys. Each call records its audit event; the caller has checked
+the staff member's role (idp/admin/access.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from idp.accounts import service as accounts
 from idp.accounts.models import Citizen
 from idp.accounts.service import InvalidAccountData
 from idp.admin.access import ROLES
+from idp.agencies import service as agencies
+from idp.agencies.models import Agency, Client
 from idp.audit import service as audit
 from idp.authn import sessions
 from idp.crypto import keys
@@ -66,6 +69,11 @@ def find_citizens(
         .order_by(Citizen.family_name, Citizen.given_name, Citizen.id)
         .limit(SEARCH_LIMIT)
     ).all()
+
+
+def citizen_by_id(session: Session, citizen_id: str) -> Citizen | None:
+    # only ids of our shape reach the database (PostgreSQL refuses NUL in text)
+    return session.get(Citizen, citizen_id) if CITIZEN_ID.fullmatch(citizen_id) else None
 
 
 def require_other(citizen: Citizen, staff_id: str) -> None:
@@ -137,3 +145,16 @@ def rotate_signing_keys(
     signing = keys.rotate(session, kek, keep_published=keep)
     audit.record(session, "keys.rotated", actor="staff", staff_id=staff_id, signing_kids=signing)
     return signing
+
+
+def set_status(session: Session, target: Agency | Client, status: str, *, staff_id: str) -> None:
+    """Approve (active) or suspend an agency or a client; a change records its event."""
+    if target.status == status:
+        return
+    if isinstance(target, Client):
+        agencies.set_client_status(session, target, status)
+        event, ids = "client.status_changed", {"client_id": target.client_id}
+    else:
+        agencies.set_agency_status(session, target, status)
+        event, ids = "agency.status_changed", {"agency_id": target.id}
+    audit.record(session, event, actor="staff", staff_id=staff_id, status=status, **ids)

@@ -122,6 +122,19 @@ def photo(keys: ProofingKeys, case: ProofingCase) -> bytes | None:
     return keys.unseal(case.photo_sealed, case_id=case.id, kind="photo")
 
 
+def record_viewed(session: Session, case: ProofingCase, event: str, *, staff_id: str) -> None:
+    """Audit an officer reading a case's personal data (`proofing.evidence_viewed`,
+    `proofing.photo_viewed`)."""
+    audit.record(
+        session,
+        event,
+        actor="staff",
+        citizen_id=case.citizen_id,
+        case_id=case.id,
+        staff_id=staff_id,
+    )
+
+
 def needs_two(case: ProofingCase, policy: Policy) -> bool:
     target = assurance.identity_index(LEVEL_OF_CHANNEL[case.channel])
     return case.duplicate_of is not None or target >= assurance.identity_index(
@@ -135,6 +148,32 @@ def require_decidable(case: ProofingCase, staff_id: str) -> None:
         raise InvalidEvidence("case_not_open")
     if staff_id in (case.citizen_id, case.duplicate_of):
         raise InvalidEvidence("own_case")
+
+
+def case_for_officer(session: Session, case_id: str, *, staff_id: str) -> ProofingCase | None:
+    """The case, or None. Raises InvalidEvidence("own_case") for a case about the officer's
+    own account, or about the account it would recover."""
+    case = case_by_id(session, case_id)
+    if case is not None and staff_id in (case.citizen_id, case.duplicate_of):
+        raise InvalidEvidence("own_case")
+    return case
+
+
+def decide(
+    session: Session,
+    case: ProofingCase,
+    decision: str,
+    *,
+    staff_id: str,
+    policy: Policy,
+    reason: str = "",
+) -> str:
+    """Approve (see `approve`) or reject with `reason`: the case's new status. Raises
+    InvalidEvidence."""
+    if decision == "approve":
+        return approve(session, case, staff_id=staff_id, policy=policy)
+    reject(session, case, staff_id=staff_id, reason=reason)
+    return REJECTED
 
 
 def approve(session: Session, case: ProofingCase, *, staff_id: str, policy: Policy) -> str:

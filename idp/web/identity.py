@@ -10,16 +10,23 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Citizen
-from idp.db import DbSession, utcnow
+from idp.db import DbSession
 from idp.proofing import service
-from idp.proofing.evidence import SEXES, InvalidEvidence, parse_evidence, photo_type
+from idp.proofing.evidence import SEXES, InvalidEvidence
 from idp.proofing.models import REMOTE
 from idp.provider import Provider, ProviderDep
 from idp.web.i18n import pick_locale
 from idp.web.portal import to_login
 from idp.web.render import render
 from idp.web.signed_in import signed_in
-from idp.web.uploads import Upload, read_upload, require_upload_csrf
+from idp.web.uploads import (
+    Upload,
+    photo_max_mb,
+    read_upload,
+    require_upload_csrf,
+    submit_evidence,
+    typed_fields,
+)
 
 router = APIRouter()
 
@@ -48,7 +55,7 @@ def identity_page(
         form=form or {},
         sexes=SEXES,
         submitted=request.query_params.get("done") == "submitted",
-        max_mb=provider.settings.proofing_photo_max_bytes // (1024 * 1024),
+        max_mb=photo_max_mb(provider),
     )
 
 
@@ -73,21 +80,9 @@ def submit_identity(
     citizen = session.get(Citizen, login.citizen_id) if login else None
     if citizen is None:
         return to_login(PATH)
-    typed = {k: v for k, v in upload.form.values.items() if k != "national_id"}
     try:
-        evidence = parse_evidence(upload.form.values, today=utcnow().date())
-        media_type = photo_type(
-            upload.photo or b"", max_bytes=provider.settings.proofing_photo_max_bytes
-        )
-        service.submit_case(
-            session,
-            provider.proofing_keys,
-            citizen=citizen,
-            evidence=evidence,
-            channel=REMOTE,
-            photo=upload.photo,
-            photo_type=media_type,
-        )
+        submit_evidence(session, provider, upload, citizen=citizen, channel=REMOTE)
     except InvalidEvidence as exc:
-        return identity_page(request, session, provider, citizen, error=exc.code, form=typed)
+        form = typed_fields(upload)
+        return identity_page(request, session, provider, citizen, error=exc.code, form=form)
     return RedirectResponse(f"{PATH}?done=submitted", status_code=303)
