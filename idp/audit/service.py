@@ -3,7 +3,6 @@ together or not at all; reading them back, sealed or not, newest first, a page a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +35,7 @@ def record(
             actor=actor,
             citizen_id=citizen_id,
             client_id=client_id,
-            details=json.loads(json.dumps(details)),  # as stored and hashed: tuples are lists
+            details=details,
         )
     )
 
