@@ -13,10 +13,12 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from idp.accounts import service as accounts
+from idp.accounts.service import InvalidAccountData
 from idp.authn import sms
 from idp.provider import Provider
 from idp.sms import outbox, texts
-from idp.sms.limits import SmsBlocked
+from idp.sms.limits import MESSAGE_FOR, SmsBlocked, destination_problem
 from idp.sms.outbox import Origin
 from idp.web.forms import client_ip
 
@@ -31,6 +33,21 @@ def browser_token(request: Request) -> str:
     """This browser's binding value: the cookie's, or a new one for set_browser_cookie."""
     token = request.cookies.get(sms.COOKIE)
     return token if token and len(token) == 43 else secrets.token_urlsafe(32)
+
+
+def require_sms_destination(provider: Provider, phone: str) -> None:
+    """Raises InvalidAccountData when this deployment sends no SMS to the number."""
+    problem = destination_problem(phone, allowed=provider.settings.sms_country_codes)
+    if problem:
+        raise InvalidAccountData(MESSAGE_FOR[problem])
+
+
+def typed_number(provider: Provider, raw: str) -> str:
+    """A number as typed on a page, normalised, that may receive SMS. Raises
+    InvalidAccountData with the message for the page."""
+    phone = accounts.normalize_phone(raw, region=provider.settings.default_phone_region)
+    require_sms_destination(provider, phone)
+    return phone
 
 
 def send_notice(

@@ -25,9 +25,12 @@ from idp.sms import outbox
 from idp.sms.limits import SmsBlocked
 from idp.web import challenges, passkey_signup, phone
 from idp.web.forms import read_form, require_csrf
-from idp.web.i18n import pick_locale
-from idp.web.login import after_sign_in, pending_context, registered_meanwhile, sign_in
-from idp.web.render import render
+from idp.web.login import (
+    after_sign_in,
+    registered_meanwhile,
+    render_sign_in,
+    sign_in,
+)
 
 router = APIRouter()
 
@@ -48,16 +51,15 @@ def code_page(
     status_code: int = 200,
     resent: bool = False,
 ) -> Response:
-    params, client = pending_context(session, row.tx) if row.tx else ({}, None)
     delivery = outbox.status(session, row.message_id) if row.purpose in SHOWS_DELIVERY else ""
-    return render(
+    return render_sign_in(
         request,
+        session,
         provider,
         "code.html",
-        locale=pick_locale(request, params.get("ui_locales")),
+        tx=row.tx,
         status_code=status_code,
         challenge=row,
-        client=client,
         digits=row.phone_number[-3:],
         delivery=delivery,
         error=error,

@@ -3,7 +3,7 @@ with JavaScript off."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -23,7 +23,7 @@ from idp.errors import AuthenticationFailed, PageError, Throttled
 from idp.oidc.auth_request import acr_values_of, load_pending
 from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
-from idp.sms.limits import MESSAGE_FOR, SmsBlocked, destination_problem
+from idp.sms.limits import SmsBlocked
 from idp.web import challenges
 from idp.web.forms import client_ip, read_form, require_csrf
 from idp.web.i18n import pick_locale
@@ -44,6 +44,31 @@ def pending_context(
         return {}, None
     pending = load_pending(session, tx)
     return pending.params, session.get(Client, pending.client_id)
+
+
+def render_sign_in(
+    request: Request,
+    session: Session,
+    provider: Provider,
+    template: str,
+    *,
+    tx: str | None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """A page on the way to the waiting authorization request, if any: in its ui_locales,
+    naming its client."""
+    params, client = pending_context(session, tx)
+    return render(
+        request,
+        provider,
+        template,
+        locale=pick_locale(request, params.get("ui_locales")),
+        status_code=status_code,
+        tx=tx,
+        client=client,
+        **context,
+    )
 
 
 def local_path(value: str | None) -> str | None:
@@ -256,6 +281,19 @@ def login_submit(
     tx, phone_raw, password = form.get("tx"), form.get("phone") or "", form.get("password") or ""
     next_path = form.get("next")
     pending_context(session, tx)  # an expired request fails before any password work
+
+    def refused(error: str, status_code: int) -> Response:
+        return login_page(
+            request,
+            session,
+            provider,
+            tx=tx,
+            phone=phone_raw,
+            error=error,
+            status_code=status_code,
+            next_path=next_path,
+        )
+
     try:
         phone = accounts.normalize_phone(phone_raw, region=settings.default_phone_region)
     except InvalidAccountData:
@@ -273,16 +311,7 @@ def login_submit(
         )
     except Throttled:
         audit.record(session, "signin.throttled", actor="citizen", method="password")
-        return login_page(
-            request,
-            session,
-            provider,
-            tx=tx,
-            phone=phone_raw,
-            error="login_throttled",
-            status_code=429,
-            next_path=next_path,
-        )
+        return refused("login_throttled", 429)
     except AuthenticationFailed:
         provider.throttle.record_failure(session, list(keys))
         # the account's id when the number has one; never the typed number itself
@@ -294,16 +323,7 @@ def login_submit(
             citizen_id=known.id if known else None,
             method="password",
         )
-        return login_page(
-            request,
-            session,
-            provider,
-            tx=tx,
-            phone=phone_raw,
-            error="login_failed",
-            status_code=401,
-            next_path=next_path,
-        )
+        return refused("login_failed", 401)
     provider.throttle.clear(session, next(iter(keys)))
     identity = assurance.identity_index(citizen.identity_level)
     step = passkey_step(
@@ -315,16 +335,7 @@ def login_submit(
         try:
             return second_factor(request, session, provider, citizen, tx=tx, next_path=next_path)
         except SmsBlocked as exc:
-            return login_page(
-                request,
-                session,
-                provider,
-                tx=tx,
-                phone=phone_raw,
-                error=exc.message,
-                status_code=429,
-                next_path=next_path,
-            )
+            return refused(exc.message, 429)
     response = RedirectResponse(after_sign_in(tx, next_path), status_code=303)
     sign_in(response, session, provider, citizen, request)
     return response
@@ -334,17 +345,8 @@ def login_submit(
 def signup_form(
     request: Request, session: DbSession, provider: ProviderDep, tx: str = ""
 ) -> Response:
-    params, client = pending_context(session, tx or None)
-    locale = pick_locale(request, params.get("ui_locales"))
-    return render(
-        request,
-        provider,
-        "signup.html",
-        locale=locale,
-        tx=tx or None,
-        client=client,
-        form={},
-        error=None,
+    return render_sign_in(
+        request, session, provider, "signup.html", tx=tx or None, form={}, error=None
     )
 
 
@@ -392,9 +394,7 @@ def signup_submit(
             email=values["email"] or None,
             names=tuple(values[name] or None for name in names),
         )
-        problem = destination_problem(phone, allowed=settings.sms_country_codes)
-        if problem:
-            raise InvalidAccountData(MESSAGE_FOR[problem])
+        challenges.require_sms_destination(provider, phone)
     except InvalidAccountData as exc:
         return refused(exc.code, 400)
     except Throttled:

@@ -24,11 +24,14 @@ from idp.errors import PageError
 from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.web.forms import read_form, require_csrf
-from idp.web.i18n import pick_locale
-from idp.web.login import after_sign_in, pending_context, registered_meanwhile, sign_in
+from idp.web.login import (
+    after_sign_in,
+    registered_meanwhile,
+    render_sign_in,
+    sign_in,
+)
 from idp.web.passkey_browser import bind_browser, browser_token
 from idp.web.passkeys import display_name
-from idp.web.render import render
 
 router = APIRouter()
 
@@ -76,7 +79,6 @@ def signup_page(
 ) -> Response:
     held = row.payload or {}
     phone = str(held.get("phone_number") or "")
-    params, client = pending_context(session, row.tx)
     public_key = webauthn.registration_options(
         provider.settings,
         row,
@@ -85,14 +87,14 @@ def signup_page(
         display_name=display_name(held, phone),
         existing=[],
     )
-    return render(
+    return render_sign_in(
         request,
+        session,
         provider,
         "passkey_signup.html",
-        locale=pick_locale(request, params.get("ui_locales")),
+        tx=row.tx,
         status_code=status_code,
         challenge=row,
-        client=client,
         error=error,
         options=json.dumps({"c": row.id, "publicKey": public_key}),
     )

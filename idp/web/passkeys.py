@@ -30,10 +30,8 @@ from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.web import csrf
 from idp.web.forms import read_form, require_csrf
-from idp.web.i18n import pick_locale
-from idp.web.login import after_sign_in, login_page, pending_context, sign_in
+from idp.web.login import after_sign_in, login_page, pending_context, render_sign_in, sign_in
 from idp.web.passkey_browser import bind_browser, browser_token
-from idp.web.render import render
 from idp.web.signed_in import signed_in_citizen
 
 router = APIRouter()
@@ -99,7 +97,17 @@ def register_options(
     return row, public_key
 
 
-def record_failure(session: Session, exc: PasskeyRejected, *, citizen_id: str | None) -> None:
+def rejected(
+    request: Request,
+    session: Session,
+    provider: Provider,
+    exc: PasskeyRejected,
+    *,
+    citizen_id: str | None,
+    tx: str | None,
+    next_path: str | None,
+) -> Response:
+    """A passkey sign-in that failed: audited, then the sign-in page says so."""
     audit.record(
         session,
         "signin.failed",
@@ -107,6 +115,9 @@ def record_failure(session: Session, exc: PasskeyRejected, *, citizen_id: str | 
         citizen_id=citizen_id,
         method="passkey",
         reason=exc.reason,
+    )
+    return login_page(
+        request, session, provider, tx=tx, error=exc.reason, status_code=400, next_path=next_path
     )
 
 
@@ -153,15 +164,8 @@ def login_with_passkey(
             session, provider.settings, form.get("credential"), challenge=challenge
         )
     except PasskeyRejected as exc:
-        record_failure(session, exc, citizen_id=None)
-        return login_page(
-            request,
-            session,
-            provider,
-            tx=tx,
-            error=exc.reason,
-            status_code=400,
-            next_path=next_path,
+        return rejected(
+            request, session, provider, exc, citizen_id=None, tx=tx, next_path=next_path
         )
     citizen = session.get(Citizen, passkey.citizen_id)
     if citizen is None:  # removed meanwhile
@@ -194,16 +198,15 @@ def verify_form(
     request: Request, session: DbSession, provider: ProviderDep, c: str = ""
 ) -> Response:
     row = mfa_challenge(request, session, c)
-    params, client = pending_context(session, row.tx)
     allowed = passkeys.passkeys_of(session, row.citizen_id or "")
     public_key = webauthn.authentication_options(provider.settings, row, allowed=allowed)
-    return render(
+    return render_sign_in(
         request,
+        session,
         provider,
         "passkey_verify.html",
-        locale=pick_locale(request, params.get("ui_locales")),
+        tx=row.tx,
         challenge=row,
-        client=client,
         options=json.dumps({"c": row.id, "publicKey": public_key}),
     )
 
@@ -228,15 +231,9 @@ def verify_submit(
             citizen_id=citizen.id,
         )
     except PasskeyRejected as exc:
-        record_failure(session, exc, citizen_id=citizen.id if citizen else None)
-        return login_page(
-            request,
-            session,
-            provider,
-            tx=tx,
-            error=exc.reason,
-            status_code=400,
-            next_path=next_path,
+        citizen_id = citizen.id if citizen else None
+        return rejected(
+            request, session, provider, exc, citizen_id=citizen_id, tx=tx, next_path=next_path
         )
     response = RedirectResponse(after_sign_in(tx, next_path), status_code=303)
     amr = [AMR_PASSWORD, *AMR_PASSKEY, AMR_MFA]

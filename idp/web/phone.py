@@ -20,7 +20,7 @@ from idp.db import DbSession, utcnow
 from idp.errors import PageError
 from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
-from idp.sms.limits import MESSAGE_FOR, SmsBlocked, destination_problem
+from idp.sms.limits import SmsBlocked
 from idp.web import challenges
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
@@ -99,12 +99,8 @@ def phone_submit(
 
     if not is_recent_enough(citizen, login):
         return refused("phone_sign_in_again", 403)
-    settings = provider.settings
     try:
-        phone = accounts.normalize_phone(raw, region=settings.default_phone_region)
-        problem = destination_problem(phone, allowed=settings.sms_country_codes)
-        if problem:
-            raise InvalidAccountData(MESSAGE_FOR[problem])
+        phone = challenges.typed_number(provider, raw)
     except InvalidAccountData as exc:
         return refused(exc.code, 400)
     if phone == citizen.phone_number:

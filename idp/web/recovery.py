@@ -20,13 +20,11 @@ from idp.db import DbSession, utcnow
 from idp.errors import PageError
 from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
-from idp.sms.limits import MESSAGE_FOR, SmsBlocked, destination_problem
+from idp.sms.limits import SmsBlocked
 from idp.web import challenges
 from idp.web.codes import account_of
 from idp.web.forms import read_form, require_csrf
-from idp.web.i18n import pick_locale
-from idp.web.login import pending_context
-from idp.web.render import render
+from idp.web.login import pending_context, render_sign_in
 
 router = APIRouter()
 
@@ -45,15 +43,13 @@ def number_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    params, client = pending_context(session, tx)
-    return render(
+    return render_sign_in(
         request,
+        session,
         provider,
         "recover.html",
-        locale=pick_locale(request, params.get("ui_locales")),
-        status_code=status_code,
         tx=tx,
-        client=client,
+        status_code=status_code,
         phone=phone,
         error=error,
     )
@@ -75,7 +71,6 @@ def recover_submit(
     require_csrf(request, provider, form)
     tx, raw = form.get("tx"), (form.get("phone") or "").strip()
     _, client = pending_context(session, tx)
-    settings = provider.settings
 
     def refused(error: str, status_code: int) -> Response:
         return number_page(
@@ -83,10 +78,7 @@ def recover_submit(
         )
 
     try:
-        phone = accounts.normalize_phone(raw, region=settings.default_phone_region)
-        problem = destination_problem(phone, allowed=settings.sms_country_codes)
-        if problem:
-            raise InvalidAccountData(MESSAGE_FOR[problem])
+        phone = challenges.typed_number(provider, raw)
     except InvalidAccountData as exc:
         return refused(exc.code, 400)
     citizen = accounts.find_by_phone(session, phone)
@@ -132,15 +124,14 @@ def password_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    params, client = pending_context(session, row.tx) if row.tx else ({}, None)
-    return render(
+    return render_sign_in(
         request,
+        session,
         provider,
         "recover_password.html",
-        locale=pick_locale(request, params.get("ui_locales")),
+        tx=row.tx,
         status_code=status_code,
         challenge=row,
-        client=client,
         error=error,
     )
 

@@ -17,7 +17,7 @@ from idp.db import DbSession
 from idp.errors import PageError
 from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
-from idp.sms.limits import MESSAGE_FOR, SmsBlocked, destination_problem
+from idp.sms.limits import SmsBlocked
 from idp.web import challenges
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
@@ -26,6 +26,7 @@ from idp.web.login import (
     offers_sms_login,
     pending_context,
     required_acr_values,
+    second_factor,
     stepping_up,
 )
 from idp.web.render import render
@@ -81,12 +82,8 @@ def sms_login_submit(
     tx, raw = form.get("tx"), (form.get("phone") or "").strip()
     phone_page(request, session, provider, tx=tx)  # refuses when not offered
     _, client = pending_context(session, tx)
-    settings = provider.settings
     try:
-        phone = accounts.normalize_phone(raw, region=settings.default_phone_region)
-        problem = destination_problem(phone, allowed=settings.sms_country_codes)
-        if problem:
-            raise InvalidAccountData(MESSAGE_FOR[problem])
+        phone = challenges.typed_number(provider, raw)
     except InvalidAccountData as exc:
         return phone_page(
             request, session, provider, tx=tx, phone=raw, error=exc.code, status_code=400
@@ -117,7 +114,6 @@ def step_up(request: Request, session: DbSession, provider: ProviderDep, form: F
     number completes the multi-factor level."""
     require_csrf(request, provider, form)
     tx = form.get("tx")
-    _, client = pending_context(session, tx)
     login = signed_in(request, session, provider)
     if login is None or not stepping_up(login, required_acr_values(session, tx)):
         return login_page(request, session, provider, tx=tx)
@@ -125,16 +121,6 @@ def step_up(request: Request, session: DbSession, provider: ProviderDep, form: F
     if citizen is None:
         return login_page(request, session, provider, tx=tx)
     try:
-        return challenges.begin(
-            request,
-            session,
-            provider,
-            purpose="mfa",
-            phone_number=citizen.phone_number,
-            delivery="code",
-            citizen_id=citizen.id,
-            tx=tx,
-            client_id=client.client_id if client else None,
-        )
+        return second_factor(request, session, provider, citizen, tx=tx, next_path=None)
     except SmsBlocked as exc:
         return login_page(request, session, provider, tx=tx, error=exc.message, status_code=429)
