@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -21,6 +22,8 @@ from idp.db import make_engine
 from idp.provider import Provider
 from idp.settings import Settings
 from tests.documents import DocumentServer
+from tests.factories import MadeCitizen, MadeClient, make_citizen, make_client
+from tests.flows import obtain_tokens
 from tests.sms_gateway import SmsGateway
 
 MASTER_KEY = "test-master-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -100,6 +103,23 @@ def client(app: FastAPI) -> Iterator[TestClient]:
     """A fresh browser (its own cookies) talking to the in-process app."""
     with TestClient(app, base_url=ISSUER, follow_redirects=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def rp(provider: Provider) -> MadeClient:
+    """A relying party (agency client) with the factory's defaults."""
+    return make_client(provider)
+
+
+@pytest.fixture
+def citizen(provider: Provider) -> MadeCitizen:
+    return make_citizen(provider)
+
+
+@pytest.fixture
+def tokens(client: TestClient, rp: MadeClient, citizen: MadeCitizen) -> dict[str, Any]:
+    """The citizen signed in to `rp` in `client`, having consented to everything asked."""
+    return obtain_tokens(client, rp, citizen)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from idp.authn import sessions
 from idp.authn.assurance import ACR_SELF_ASSERTED_PHISHING_RESISTANT
+from idp.crypto import jwt
 from idp.provider import Provider
 from idp.sms.gateway import open_gateway
 from idp.sms.outbox import deliver_due
@@ -144,6 +145,41 @@ def redeem(browser: TestClient, rp: MadeClient, code: str, verifier: str) -> Any
         },
         auth=(rp.client_id, rp.client_secret or ""),
     )
+
+
+def start_authorization(
+    browser: TestClient, rp: MadeClient, **extra: Any
+) -> tuple[dict[str, Any], str]:
+    """GET /authorize for `rp`; return its parameters and where the provider sends the browser."""
+    params = authorize_params(rp, **extra)
+    response = browser.get("/authorize", params={k: v for k, v in params.items() if k[0] != "_"})
+    assert response.status_code == 303, response.text
+    return params, response.headers["location"]
+
+
+def id_token_claims(provider: Provider, rp: MadeClient, id_token: str) -> dict[str, Any]:
+    """The claims of an ID token `provider` issued to `rp`, once its signature, its issuer (the
+    provider's own) and its audience are verified."""
+    keys, issuer = provider.keys.get().verifying, provider.settings.issuer
+    claims: dict[str, Any] = jwt.verify(id_token, keys=keys, issuer=issuer, audience=rp.client_id)
+    return claims
+
+
+def finish_to_id_token(
+    browser: TestClient, provider: Provider, rp: MadeClient, params: dict[str, Any], location: str
+) -> dict[str, Any]:
+    """From the sign-in's end to the client: consent, code, tokens; the ID token's claims."""
+    for _ in range(5):
+        if location.startswith(rp.redirect_uri):
+            break
+        if location.startswith("/consent"):
+            location = approve_consent(browser, location)
+        else:
+            response = browser.get(location)
+            assert response.status_code == 303, response.text
+            location = response.headers["location"]
+    tokens = redeem(browser, rp, query_of(location)["code"], params["_verifier"]).json()
+    return id_token_claims(provider, rp, tokens["id_token"])
 
 
 def token_post(

@@ -20,79 +20,11 @@ from idp.provider import Provider
 from tests.conftest import ISSUER
 from tests.factories import make_staff
 from tests.flows import csrf_token, sign_in_as_staff
+from tests.hostile import NAMES, TRACE
 
-TRACE = re.compile(
-    r'Traceback \(most recent call last\)|File "[^"]*", line \d+|sqlalchemy\.|psycopg|sqlite3\.'
-)
 PARAM = re.compile(r"\{[^}]+\}")
 SKIPPED = ("/static", "/demo")  # files, and the sample agency app (not the provider)
 
-# every name some route reads, so each hostile value reaches a parser or a query
-NAMES = [
-    "client_id",
-    "redirect_uri",
-    "response_type",
-    "scope",
-    "state",
-    "code_challenge",
-    "claims",
-    "max_age",
-    "tx",
-    "grant_type",
-    "code",
-    "code_verifier",
-    "refresh_token",
-    "token",
-    "token_type_hint",
-    "access_token",
-    "id_token_hint",
-    "post_logout_redirect_uri",
-    "phone",
-    "password",
-    "password_confirm",
-    "decision",
-    "next",
-    "ui_locales",
-    "c",
-    "enable",
-    "credential",
-    "purpose",
-    "method",
-    "name",
-    "id",
-    "status",
-    "reason",
-    "role",
-    "roles",
-    "q",
-    "page",
-    "action",
-    "citizen_id",
-    "actor",
-    "since",
-    "until",
-    "days",
-    "national_id",
-    "full_name_km",
-    "full_name_latin",
-    "given_name",
-    "family_name",
-    "birth_date",
-    "sex",
-    "province",
-    "district",
-    "commune",
-    "address",
-    "kind",
-    "case_id",
-    "agency_id",
-    "sector",
-    "contacts",
-    "member",
-    "note",
-    "confirm",
-    "passkey_id",
-]
 
 VALUES = {
     "nul": "a\x00b",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from tests.conftest import ISSUER
+from tests.hostile import PROTOCOL_NAMES, TRACE
 
 API, PAGE = "api", "page"
 
@@ -69,46 +69,6 @@ ENDPOINTS = [
     ("GET", "/jwks.json", API),
 ]
 
-# every name some endpoint reads, so each hostile value reaches a parser or a query
-NAMES = (
-    "client_id",
-    "redirect_uri",
-    "response_type",
-    "scope",
-    "state",
-    "code_challenge",
-    "claims",
-    "max_age",
-    "tx",
-    "grant_type",
-    "code",
-    "code_verifier",
-    "refresh_token",
-    "token",
-    "token_type_hint",
-    "access_token",
-    "id_token_hint",
-    "post_logout_redirect_uri",
-    "phone",
-    "password",
-    "password_confirm",
-    "csrf_token",
-    "decision",
-    "next",
-    "ui_locales",
-    "c",
-    "enable",
-    "credential",
-    "purpose",
-    "method",
-    "name",
-    "id",
-)
-
-TRACE = re.compile(
-    r'Traceback \(most recent call last\)|File "[^"]*", line \d+|sqlalchemy\.|psycopg|sqlite3\.'
-)
-
 
 @dataclass(frozen=True)
 class Attack:
@@ -121,11 +81,11 @@ class Attack:
 
 
 def encoded(value: str) -> str:
-    return "&".join(f"{name}={quote(value, safe='')}" for name in NAMES)
+    return "&".join(f"{name}={quote(value, safe='')}" for name in PROTOCOL_NAMES)
 
 
 def raw_everywhere(escape: str) -> str:
-    return "&".join(f"{name}={escape}" for name in NAMES)
+    return "&".join(f"{name}={escape}" for name in PROTOCOL_NAMES)
 
 
 def basic(raw: bytes) -> str:
@@ -181,7 +141,7 @@ def send(browser: TestClient, method: str, path: str, attack: Attack, kind: str)
     headers = {"Accept": accept, **attack.headers}
     url, content = path, None
     if attack.json_body:
-        content = json.dumps({name: "x" for name in NAMES}).encode()
+        content = json.dumps({name: "x" for name in PROTOCOL_NAMES}).encode()
         headers.setdefault("Content-Type", "application/json")
     elif attack.body is not None:
         content = attack.body

@@ -31,11 +31,6 @@ from tests.flows import authorize_params, bearer, jwt_part, obtain_tokens, other
 SCOPE = "openid profile phone offline_access"
 
 
-@pytest.fixture
-def citizen(provider: Provider) -> MadeCitizen:
-    return make_citizen(provider)
-
-
 def sign_in(browser: TestClient, rp: Registered, citizen: MadeCitizen) -> dict[str, Any]:
     method = "client_secret_basic" if rp.client_secret else "none"
     return obtain_tokens(browser, rp.made, citizen, method=method, scope=SCOPE)

@@ -16,8 +16,8 @@ from idp.crypto import jwt
 from idp.db import utcnow
 from idp.provider import Provider
 from tests.conftest import ISSUER
-from tests.factories import MadeCitizen, MadeClient, make_citizen, make_client
-from tests.flows import csrf_token, obtain_tokens, other_browser, query_of, sign_in
+from tests.factories import MadeCitizen, MadeClient, make_client
+from tests.flows import csrf_token, other_browser, query_of, sign_in
 
 LOGOUT_TARGET = "https://agency.example.gov.kh/"
 
@@ -30,16 +30,6 @@ def english(client: TestClient) -> None:
 @pytest.fixture
 def rp(provider: Provider) -> MadeClient:
     return make_client(provider, post_logout_redirect_uri=LOGOUT_TARGET)
-
-
-@pytest.fixture
-def citizen(provider: Provider) -> MadeCitizen:
-    return make_citizen(provider)
-
-
-@pytest.fixture
-def tokens(client: TestClient, rp: MadeClient, citizen: MadeCitizen) -> dict[str, Any]:
-    return obtain_tokens(client, rp, citizen)
 
 
 def signed_in(browser: TestClient) -> bool:

@@ -12,25 +12,10 @@ import consent.api
 from idp.crypto import jwt
 from idp.provider import Provider
 from tests.conftest import ISSUER
-from tests.factories import MadeCitizen, MadeClient, make_citizen, make_client
-from tests.flows import obtain_tokens, token_post
+from tests.factories import MadeCitizen, MadeClient, make_client
+from tests.flows import token_post
 
 INACTIVE = {"active": False}
-
-
-@pytest.fixture
-def rp(provider: Provider) -> MadeClient:
-    return make_client(provider)
-
-
-@pytest.fixture
-def citizen(provider: Provider) -> MadeCitizen:
-    return make_citizen(provider)
-
-
-@pytest.fixture
-def tokens(client: TestClient, rp: MadeClient, citizen: MadeCitizen) -> dict[str, Any]:
-    return obtain_tokens(client, rp, citizen)
 
 
 def introspect(browser: TestClient, rp: MadeClient, token: str, **extra: str) -> Any:

@@ -8,23 +8,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from idp.provider import Provider
-from tests.factories import MadeCitizen, MadeClient, make_citizen, make_client
+from tests.factories import MadeCitizen, MadeClient, make_client
 from tests.flows import bearer, obtain_tokens, token_post
-
-
-@pytest.fixture
-def rp(provider: Provider) -> MadeClient:
-    return make_client(provider)
-
-
-@pytest.fixture
-def citizen(provider: Provider) -> MadeCitizen:
-    return make_citizen(provider)
-
-
-@pytest.fixture
-def tokens(client: TestClient, rp: MadeClient, citizen: MadeCitizen) -> dict[str, Any]:
-    return obtain_tokens(client, rp, citizen)
 
 
 def revoke(browser: TestClient, rp: MadeClient, **data: str) -> Any:

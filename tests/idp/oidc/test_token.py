@@ -20,7 +20,7 @@ from idp.db import utcnow
 from idp.oidc.models import AuthorizationCode
 from idp.provider import Provider
 from tests.conftest import ISSUER
-from tests.factories import MadeCitizen, MadeClient, make_citizen, make_client
+from tests.factories import MadeCitizen, MadeClient, make_client
 from tests.flows import bearer, jwt_part, obtain_code, obtain_tokens, token_post
 
 
@@ -40,16 +40,6 @@ def assert_error(response: Any, status: int, error: str) -> None:
     assert response.json()["error"] == error
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["content-type"].startswith("application/json")
-
-
-@pytest.fixture
-def rp(provider: Provider) -> MadeClient:
-    return make_client(provider)
-
-
-@pytest.fixture
-def citizen(provider: Provider) -> MadeCitizen:
-    return make_citizen(provider)
 
 
 # Authorization codes

@@ -14,23 +14,8 @@ from idp.crypto import jwt
 from idp.db import utcnow
 from idp.provider import Provider
 from tests.conftest import ISSUER
-from tests.factories import MadeCitizen, MadeClient, make_citizen, make_client
+from tests.factories import MadeCitizen, MadeClient, make_client
 from tests.flows import bearer, jwt_part, obtain_tokens
-
-
-@pytest.fixture
-def rp(provider: Provider) -> MadeClient:
-    return make_client(provider)
-
-
-@pytest.fixture
-def citizen(provider: Provider) -> MadeCitizen:
-    return make_citizen(provider)
-
-
-@pytest.fixture
-def tokens(client: TestClient, rp: MadeClient, citizen: MadeCitizen) -> dict[str, Any]:
-    return obtain_tokens(client, rp, citizen)
 
 
 def assert_invalid_token(response: Any, *, with_error: bool = True) -> None:

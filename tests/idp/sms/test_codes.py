@@ -48,6 +48,13 @@ def ask_code(client: TestClient, path: str, phone: str) -> str:
     return location
 
 
+def code_sent(client: TestClient, provider: Provider, gateway: SmsGateway) -> tuple[str, str]:
+    """A new citizen asks for a sign-in code: the code page's location, and the code."""
+    citizen = make_citizen(provider)
+    location = ask_code(client, "/login/code", citizen.phone_number)
+    return location, sms_code(provider, gateway, citizen.phone_number)
+
+
 def error_of(response: Any) -> str:
     match = ERROR.search(response.text)
     assert match, response.text
@@ -95,9 +102,7 @@ def test_five_wrong_tries_kill_the_code(
 def test_an_expired_code_is_refused(
     client: TestClient, provider: Provider, sms_gateway: SmsGateway
 ) -> None:
-    citizen = make_citizen(provider)
-    location = ask_code(client, "/login/code", citizen.phone_number)
-    code = sms_code(provider, sms_gateway, citizen.phone_number)
+    location, code = code_sent(client, provider, sms_gateway)
     with provider.sessions.begin() as session:
         session.execute(
             update(SmsChallenge)
@@ -145,9 +150,7 @@ def test_a_code_opens_only_the_challenge_it_was_sent_for(
 def test_a_code_is_bound_to_the_browser_that_asked(
     client: TestClient, provider: Provider, sms_gateway: SmsGateway
 ) -> None:
-    citizen = make_citizen(provider)
-    location = ask_code(client, "/login/code", citizen.phone_number)
-    code = sms_code(provider, sms_gateway, citizen.phone_number)
+    location, code = code_sent(client, provider, sms_gateway)
     with other_browser(client.app) as other:
         other.headers["Accept-Language"] = "en"
         assert other.get(location).status_code == 400
@@ -164,9 +167,7 @@ def test_a_code_is_bound_to_the_browser_that_asked(
 
 
 def test_a_code_works_once(client: TestClient, provider: Provider, sms_gateway: SmsGateway) -> None:
-    citizen = make_citizen(provider)
-    location = ask_code(client, "/login/code", citizen.phone_number)
-    code = sms_code(provider, sms_gateway, citizen.phone_number)
+    location, code = code_sent(client, provider, sms_gateway)
     assert enter_code(client, location, code).status_code == 303
     page = client.get("/login")
     again = client.post(
@@ -179,9 +180,7 @@ def test_a_code_works_once(client: TestClient, provider: Provider, sms_gateway: 
 def test_codes_are_stored_only_as_keyed_hashes(
     client: TestClient, provider: Provider, sms_gateway: SmsGateway
 ) -> None:
-    citizen = make_citizen(provider)
-    location = ask_code(client, "/login/code", citizen.phone_number)
-    code = sms_code(provider, sms_gateway, citizen.phone_number)
+    location, code = code_sent(client, provider, sms_gateway)
     with provider.sessions() as session:
         row = session.get(SmsChallenge, query_of(location)["c"])
         assert row is not None

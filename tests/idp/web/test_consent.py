@@ -12,14 +12,13 @@ import pytest
 from starlette.testclient import TestClient
 
 import consent.api
-from idp.crypto import jwt
 from idp.provider import Provider
-from tests.conftest import ISSUER
-from tests.factories import MadeCitizen, MadeClient, make_citizen, make_client
+from tests.factories import MadeCitizen, MadeClient, make_client
 from tests.flows import (
     approve_consent,
     authorize_params,
     bearer,
+    id_token_claims,
     query_of,
     redeem,
     sign_in,
@@ -33,16 +32,6 @@ POLICY = "https://agency.example.gov.kh/privacy"
 @pytest.fixture(autouse=True)
 def english(client: TestClient) -> None:
     client.headers["Accept-Language"] = "en"
-
-
-@pytest.fixture
-def rp(provider: Provider) -> MadeClient:
-    return make_client(provider)
-
-
-@pytest.fixture
-def citizen(provider: Provider) -> MadeCitizen:
-    return make_citizen(provider)
 
 
 def authorize(browser: TestClient, params: dict[str, Any]) -> Any:
@@ -66,12 +55,6 @@ def tokens_for(browser: TestClient, rp: MadeClient, location: str, verifier: str
     response = redeem(browser, rp, query_of(location)["code"], verifier)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def id_claims(provider: Provider, rp: MadeClient, id_token: str) -> dict[str, Any]:
-    return jwt.verify(
-        id_token, keys=provider.keys.get().verifying, issuer=ISSUER, audience=rp.client_id
-    )
 
 
 def userinfo(browser: TestClient, access_token: str) -> dict[str, Any]:
@@ -109,7 +92,7 @@ def test_unticked_email_is_released_nowhere_and_not_asked_again(
     tokens = tokens_for(client, rp, location, params["_verifier"])
 
     assert set(tokens["scope"].split()) == {"openid", "profile", "phone", "offline_access"}
-    in_id_token = id_claims(provider, rp, tokens["id_token"])
+    in_id_token = id_token_claims(provider, rp, tokens["id_token"])
     assert in_id_token["name"] == "Dara Sok"
     assert "email" not in in_id_token
     body = userinfo(client, tokens["access_token"])
@@ -126,7 +109,7 @@ def test_unticked_email_is_released_nowhere_and_not_asked_again(
     refreshed = token_post(
         client, rp, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     ).json()
-    assert "email" not in id_claims(provider, rp, refreshed["id_token"])
+    assert "email" not in id_token_claims(provider, rp, refreshed["id_token"])
     assert "email" not in userinfo(client, refreshed["access_token"])
     wider = token_post(
         client,
@@ -145,7 +128,7 @@ def test_unticked_email_is_released_nowhere_and_not_asked_again(
     assert again.status_code == 303
     tokens = tokens_for(client, rp, again.headers["location"], params["_verifier"])
     assert "email" not in tokens["scope"].split()
-    assert "email" not in id_claims(provider, rp, tokens["id_token"])
+    assert "email" not in id_token_claims(provider, rp, tokens["id_token"])
 
 
 def test_unticked_claim_item_is_not_released(

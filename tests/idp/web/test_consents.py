@@ -44,22 +44,6 @@ def english(client: TestClient) -> None:
 
 
 @pytest.fixture
-def rp(provider: Provider) -> MadeClient:
-    return make_client(provider)
-
-
-@pytest.fixture
-def citizen(provider: Provider) -> MadeCitizen:
-    return make_citizen(provider)
-
-
-@pytest.fixture
-def tokens(client: TestClient, rp: MadeClient, citizen: MadeCitizen) -> dict[str, Any]:
-    """The citizen signed in to `rp` in `client`, having consented to everything asked."""
-    return obtain_tokens(client, rp, citizen)
-
-
-@pytest.fixture
 def stranger(app: FastAPI) -> Iterator[TestClient]:
     """A browser nobody signed in with."""
     with other_browser(app) as browser:

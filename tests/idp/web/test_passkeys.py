@@ -25,29 +25,25 @@ from idp.authn.assurance import (
 )
 from idp.authn.models import LoginSession, Passkey, PasskeyChallenge
 from idp.authn.sessions import COOKIE
-from idp.crypto import jwt
 from idp.db import utcnow
 from idp.provider import Provider
-from tests.conftest import ISSUER
 from tests.factories import (
     MadeCitizen,
-    MadeClient,
     make_admin,
     make_citizen,
     make_client,
     unique_phone,
 )
 from tests.flows import (
-    approve_consent,
-    authorize_params,
     csrf_token,
     enter_code,
     other_browser,
     query_of,
-    redeem,
     sign_in,
     sms_code,
 )
+from tests.flows import finish_to_id_token as finish
+from tests.flows import start_authorization as start
 from tests.sms_gateway import SmsGateway
 from tests.softauthn import SoftAuthenticator, b64url, unb64url
 
@@ -116,10 +112,10 @@ def passkey_login(
 
 
 def session_of(provider: Provider, client: TestClient) -> tuple[str, list[str]]:
-    from idp.authn.sessions import _hash  # noqa: PLC0415 - the row behind the cookie
+    from idp.crypto.digest import digest  # noqa: PLC0415 - the row behind the cookie
 
     with provider.sessions() as session:
-        row = session.get(LoginSession, _hash(client.cookies[COOKIE]))
+        row = session.get(LoginSession, digest(client.cookies[COOKIE]))
         assert row is not None
         return row.acr, row.amr
 
@@ -382,32 +378,6 @@ def test_the_options_endpoint_refuses_bad_requests(client: TestClient, provider:
 
 
 # --- with an agency: acr and amr ----------------------------------------------------------
-
-
-def start(client: TestClient, rp: MadeClient, **extra: Any) -> tuple[dict[str, Any], str]:
-    params = authorize_params(rp, **extra)
-    response = client.get("/authorize", params={k: v for k, v in params.items() if k[0] != "_"})
-    assert response.status_code == 303, response.text
-    return params, response.headers["location"]
-
-
-def finish(
-    client: TestClient, provider: Provider, rp: MadeClient, params: dict[str, Any], location: str
-) -> dict[str, Any]:
-    for _ in range(5):
-        if location.startswith(rp.redirect_uri):
-            break
-        if location.startswith("/consent"):
-            location = approve_consent(client, location)
-        else:
-            response = client.get(location)
-            assert response.status_code == 303, response.text
-            location = response.headers["location"]
-    tokens = redeem(client, rp, query_of(location)["code"], params["_verifier"]).json()
-    claims: dict[str, Any] = jwt.verify(
-        tokens["id_token"], keys=provider.keys.get().verifying, issuer=ISSUER, audience=rp.client_id
-    )
-    return claims
 
 
 def test_passkey_alone_meets_phishing_resistant_acr(client: TestClient, provider: Provider) -> None:

@@ -22,26 +22,27 @@ from idp.authn.assurance import (
     IDENTITY_LEVELS,
 )
 from idp.authn.sessions import COOKIE
-from idp.crypto import jwt
 from idp.provider import Provider
 from idp.settings import Settings
 from tests.conftest import ISSUER
-from tests.factories import MadeCitizen, MadeClient, make_citizen, make_client
+from tests.factories import MadeCitizen, make_citizen, make_client
 from tests.flows import (
-    approve_consent,
-    authorize_params,
     csrf_token,
     deliver_sms,
     enter_code,
+    finish_to_id_token,
     other_browser,
     query_of,
-    redeem,
     sign_in,
     sms_code,
+    start_authorization,
 )
 from tests.sms_gateway import SmsGateway
 
 SMS_LINK = 'href="/login/code'
+
+# short names, here and in tests/idp/proofing/test_assurance.py
+start, finish = start_authorization, finish_to_id_token
 
 
 @pytest.fixture(autouse=True)
@@ -55,33 +56,6 @@ def set_citizen(provider: Provider, made: MadeCitizen, **values: Any) -> None:
         assert citizen is not None
         for name, value in values.items():
             setattr(citizen, name, value)
-
-
-def start(client: TestClient, rp: MadeClient, **extra: Any) -> tuple[dict[str, Any], str]:
-    params = authorize_params(rp, **extra)
-    response = client.get("/authorize", params={k: v for k, v in params.items() if k[0] != "_"})
-    assert response.status_code == 303, response.text
-    return params, response.headers["location"]
-
-
-def finish(
-    client: TestClient, provider: Provider, rp: MadeClient, params: dict[str, Any], location: str
-) -> dict[str, Any]:
-    """From the sign-in's end to the client: consent, code, tokens; the ID token's claims."""
-    for _ in range(5):
-        if location.startswith(rp.redirect_uri):
-            break
-        if location.startswith("/consent"):
-            location = approve_consent(client, location)
-        else:
-            response = client.get(location)
-            assert response.status_code == 303, response.text
-            location = response.headers["location"]
-    tokens = redeem(client, rp, query_of(location)["code"], params["_verifier"]).json()
-    claims: dict[str, Any] = jwt.verify(
-        tokens["id_token"], keys=provider.keys.get().verifying, issuer=ISSUER, audience=rp.client_id
-    )
-    return claims
 
 
 def password_then_code(
