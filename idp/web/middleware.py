@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: size limits, security headers, request ids and access logs."""
+"""Pure ASGI middleware: size limits, security headers, HEAD, request ids and access logs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+import anyio
+from starlette.requests import ClientDisconnect
 
 from idp.ops.health import RESPONSES
 
@@ -21,6 +24,10 @@ log = logging.getLogger("idp.access")
 
 MAX_BODY = 64 * 1024
 MAX_QUERY = 8 * 1024
+
+# How a server's receive or send says the client has gone (ASGI 2.4: an OSError from send).
+GONE = (OSError, anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
+CLIENT_CLOSED = 499  # nginx's "client closed request": the access log's status, never sent
 
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
@@ -64,8 +71,20 @@ async def _refuse(scope: Scope, send: Send, status: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _without_body(send: Send) -> Send:
+    """The answer to HEAD: every message as sent, the body's emptied (Content-Length stays)."""
+
+    async def send_head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_head
+
+
 class Guard:
-    """Refuse oversized requests before a route reads them; add headers to every answer."""
+    """Refuse oversized requests before a route reads them; add headers to every answer;
+    answer HEAD wherever GET is answered; log a client that left as one line, not an error."""
 
     def __init__(self, app: ASGIApp, *, uploads: dict[str, int] | None = None) -> None:
         self.app = app
@@ -77,7 +96,12 @@ class Guard:
             return
         started = time.perf_counter()
         request_id = secrets.token_hex(8)
-        status_seen = 0
+        status_seen, gone = 0, False
+        method = scope.get("method")
+        if method == "HEAD":
+            # RFC 9110 §9.3.2: GET's status and headers without the body. Routes are declared
+            # for GET only; a copy of the scope, so the server still knows it answers HEAD.
+            scope, send = {**scope, "method": "GET"}, _without_body(send)
         if len(scope.get("query_string", b"")) > MAX_QUERY:
             await _refuse(scope, send, 414)
             return
@@ -95,7 +119,10 @@ class Guard:
             """A chunked body that grows too large raises BodyTooLarge (the app's handler
             answers it)."""
             nonlocal received
-            message = await receive()
+            try:
+                message = await receive()
+            except GONE as exc:
+                raise ClientDisconnect from exc
             received += len(message.get("body", b""))
             if received > max_body:
                 raise BodyTooLarge
@@ -111,19 +138,27 @@ class Guard:
                     *SECURITY_HEADERS,
                     (b"x-request-id", request_id.encode()),
                 ]
-            await send(message)
+            try:
+                await send(message)
+            except GONE as exc:
+                raise ClientDisconnect from exc
 
         try:
             # BodyTooLarge raised while a route reads is answered by the app's handler
             await self.app(scope, limited_receive, send_with_headers)
+        except ClientDisconnect:
+            # The client left (a closed tab, a lost connection) before the whole answer went
+            # out: no server error. Not re-raised, so neither the app's 500 handler nor the
+            # server logs a traceback; the access log line below, status 499, records it.
+            gone = True
         finally:
             log.info(
                 "request",
                 extra={
                     "request_id": request_id,
-                    "method": scope.get("method"),
+                    "method": method,
                     "path": scope.get("path"),  # never the query: it can hold codes and tokens
-                    "status": status_seen,
+                    "status": CLIENT_CLOSED if gone else status_seen,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )

@@ -1,0 +1,124 @@
+"""idp/web/middleware.py: HEAD answered wherever GET is, and a client that leaves mid-request
+logged as one access line (status 499), never as an error with a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from idp.web.middleware import CLIENT_CLOSED
+
+Message = dict[str, Any]
+VARYING = {"x-request-id", "set-cookie"}  # new on every answer, GET or HEAD
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks.json", "/login"])
+def test_head_answers_like_get_without_the_body(client: TestClient, path: str) -> None:
+    get = client.get(path)
+    client.cookies.clear()  # the same browser state: a first visit each
+    head = client.head(path)
+    assert get.status_code == head.status_code == 200
+    assert get.content and head.content == b""
+    assert {k: v for k, v in head.headers.items() if k not in VARYING} == {
+        k: v for k, v in get.headers.items() if k not in VARYING
+    }
+    assert head.headers.keys() == get.headers.keys()
+
+
+def test_head_of_a_redirect_or_a_missing_page_answers_like_get(client: TestClient) -> None:
+    for path in ("/authorize", "/no-such-page"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == get.status_code != 200
+        assert head.content == b""
+
+
+@pytest.mark.parametrize("path", ["/token", "/passkeys/options", "/revoke"])
+def test_head_of_a_post_only_route_is_not_allowed(client: TestClient, path: str) -> None:
+    response = client.head(path)
+    assert response.status_code == 405
+    assert response.content == b""
+
+
+def scope(method: str, path: str, content_type: bytes) -> dict[str, Any]:
+    headers = [
+        (b"host", b"localhost"),
+        (b"content-type", content_type),
+        (b"content-length", b"100"),
+        (b"accept", b"text/html"),
+    ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50123),
+        "server": ("localhost", 80),
+    }
+
+
+def run(app: FastAPI, request: dict[str, Any], receive: Any, send: Any) -> None:
+    """The app as a server calls it: an exception out of here is what a server logs."""
+    asyncio.run(app(request, receive, send))
+
+
+def assert_one_quiet_line(caplog: pytest.LogCaptureFixture, path: str) -> None:
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
+    assert "Traceback" not in caplog.text
+    access = [r for r in caplog.records if r.name == "idp.access"]
+    assert len(access) == 1
+    assert access[0].levelno == logging.INFO
+    assert (access[0].path, access[0].status) == (path, CLIENT_CLOSED)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/passkeys/options", b"application/json"),
+        ("/login", b"application/x-www-form-urlencoded"),
+        ("/token", b"application/x-www-form-urlencoded"),
+    ],
+)
+def test_a_client_gone_while_its_body_is_read_is_no_error(
+    app: FastAPI, caplog: pytest.LogCaptureFixture, path: str, content_type: bytes
+) -> None:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    caplog.set_level(logging.INFO)
+    run(app, scope("POST", path, content_type), receive, send)
+    assert sent == []  # nobody to answer
+    assert_one_quiet_line(caplog, path)
+
+
+@pytest.mark.parametrize(
+    "error", [OSError("Broken pipe"), ConnectionResetError(), BrokenPipeError()]
+)
+def test_a_client_gone_while_the_answer_is_sent_is_no_error(
+    app: FastAPI, caplog: pytest.LogCaptureFixture, error: OSError
+) -> None:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        raise error  # ASGI 2.4: a server's send raises OSError once the client has gone
+
+    caplog.set_level(logging.INFO)
+    run(app, scope("GET", "/jwks.json", b"text/plain"), receive, send)
+    assert_one_quiet_line(caplog, "/jwks.json")
