@@ -145,6 +145,12 @@ class Settings(BaseSettings):
         "(empty, the default) or a registrable domain it ends with. Changing it later makes "
         "every registered passkey unusable.",
     )
+    passkey_options_max_per_ip: int = Field(
+        450,
+        ge=1,
+        description="Passkey challenges (POST /passkeys/options) per client IP in "
+        "login_failure_window_seconds: 30 a minute on average with the default window.",
+    )
     sms_allowed_country_codes: str = Field(
         "855",
         description="Comma-separated calling codes that messages may be sent to (855 is "

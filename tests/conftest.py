@@ -78,8 +78,9 @@ def settings(
         sms_gateway="http",
         sms_http_url=sms_gateway.url,
         sms_http_timeout_seconds=2.0,
-        # every in-process browser is "testclient": the per-address cap has tests of its own
+        # every in-process browser is "testclient": the per-address caps have tests of their own
         sms_max_per_ip_per_hour=100_000,
+        passkey_options_max_per_ip=100_000,
     )
 
 

@@ -1,5 +1,6 @@
-"""Failed sign-in throttling per account and per address, shared by every worker and host:
-counted in SQL by default, or in Redis when IDP_REDIS_URL is set."""
+"""Failed sign-in throttling per account and per address (and passkey challenges per
+address), shared by every worker and host: counted in SQL by default, or in Redis when
+IDP_REDIS_URL is set."""
 
 from __future__ import annotations
 

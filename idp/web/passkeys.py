@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from idp.accounts.models import Citizen
 from idp.audit import service as audit
-from idp.authn import passkeys, webauthn
+from idp.authn import passkeys, throttle, webauthn
 from idp.authn.assurance import (
     ACR_SELF_ASSERTED_PHISHING_RESISTANT,
     AMR_MFA,
@@ -24,12 +24,12 @@ from idp.authn.assurance import (
 from idp.authn.models import PasskeyChallenge
 from idp.authn.webauthn import PasskeyRejected
 from idp.db import DbSession
-from idp.errors import PageError
+from idp.errors import PageError, Throttled
 from idp.http import NO_STORE
 from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.web import csrf
-from idp.web.forms import read_form, require_csrf
+from idp.web.forms import client_ip, read_form, require_csrf
 from idp.web.login import after_sign_in, login_page, pending_context, render_sign_in, sign_in
 from idp.web.passkey_browser import bind_browser, browser_token
 from idp.web.signed_in import signed_in_citizen
@@ -59,9 +59,18 @@ async def read_json(request: Request) -> dict[str, str]:
 Body = Annotated[dict[str, str], Depends(read_json)]
 
 
-def refuse(status_code: int, description: str) -> JSONResponse:
-    body = {"error": "invalid_request", "error_description": description}
+def refuse(status_code: int, description: str, *, error: str = "invalid_request") -> JSONResponse:
+    body = {"error": error, "error_description": description}
     return JSONResponse(body, status_code=status_code, headers=NO_STORE)
+
+
+def options_limit(request: Request, provider: Provider) -> dict[str, int]:
+    """The throttle key and limit of challenges per address: each call writes a row, and a
+    CSRF token is anyone's for a GET. A key of its own: challenges do not use up the
+    address's allowance of failed sign-ins."""
+    ip = client_ip(request, provider.settings.trusted_proxy_count)
+    key = "passkey-options:" + throttle.address_key(ip)
+    return {key: provider.settings.passkey_options_max_per_ip}
 
 
 NAME_FIELDS = ("family_name_km", "given_name_km", "given_name", "family_name")
@@ -127,6 +136,12 @@ def options(request: Request, session: DbSession, provider: ProviderDep, body: B
     new passkey for the signed-in citizen)."""
     if not csrf.is_valid(request, provider.csrf_key, body.get(csrf.FIELD)):
         return refuse(403, "The CSRF token is missing or not valid.")
+    limit = options_limit(request, provider)
+    try:
+        provider.throttle.require_not_throttled(session, limit)
+    except Throttled:  # passkey.js shows its own text for a 429
+        description = "Too many passkey requests from this address; try again later."
+        return refuse(429, description, error="too_many_requests")
     token, settings = browser_token(request), provider.settings
     purpose = body.get("purpose")
     if purpose == "login":
@@ -139,6 +154,7 @@ def options(request: Request, session: DbSession, provider: ProviderDep, body: B
         row, public_key = register_options(session, provider, signed_in[1], token)
     else:
         return refuse(400, "purpose must be login or register.")
+    provider.throttle.record_failure(session, list(limit))  # counts challenges written
     response = JSONResponse({"c": row.id, "publicKey": public_key}, headers=NO_STORE)
     return bind_browser(response, provider, token)
 

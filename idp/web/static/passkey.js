@@ -87,7 +87,11 @@
         purpose: kind === "register" ? "register" : "login"
       })
     }).then(function (response) {
-      if (!response.ok) { throw new Error("options " + response.status); }
+      if (!response.ok) {
+        var err = new Error("options " + response.status);
+        if (response.status === 429) { err.name = "TooManyRequests"; }
+        throw err;
+      }
       return response.json();
     });
   }
@@ -120,6 +124,7 @@
     var name = err && err.name;
     if (name === "NotAllowedError" || name === "AbortError") { say(form, "cancelled"); }
     else if (name === "InvalidStateError") { say(form, "exists"); }
+    else if (name === "TooManyRequests") { say(form, "throttled"); }
     else { say(form, "failed"); }
   }
 

@@ -8,15 +8,19 @@ from __future__ import annotations
 import html
 import json
 import re
+import secrets
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import cbor2
 import pytest
-from sqlalchemy import select, update
+from fastapi import FastAPI
+from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from idp.accounts.models import Citizen
+from idp.app import create_app
 from idp.audit.service import events_for_citizen
 from idp.authn.assurance import (
     ACR_SELF_ASSERTED_MFA,
@@ -27,6 +31,8 @@ from idp.authn.models import LoginSession, Passkey, PasskeyChallenge
 from idp.authn.sessions import COOKIE
 from idp.db import utcnow
 from idp.provider import Provider
+from idp.settings import Settings
+from tests.conftest import ISSUER
 from tests.factories import (
     MadeCitizen,
     make_admin,
@@ -375,6 +381,61 @@ def test_the_options_endpoint_refuses_bad_requests(client: TestClient, provider:
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_request"
     nobody = post("/passkeys/options", json={"csrf_token": token, "purpose": "register"})
     assert nobody.status_code == 401
+
+
+OPTIONS_PER_IP = 3
+
+
+@pytest.fixture(scope="module")
+def strict_app(settings: Settings, app: FastAPI) -> Iterator[FastAPI]:
+    """A second app with a small cap that trusts one proxy: each test names its addresses."""
+    changes = {"passkey_options_max_per_ip": OPTIONS_PER_IP, "trusted_proxy_count": 1}
+    strict = create_app(settings.model_copy(update=changes))
+    yield strict
+    strict.state.engine.dispose()
+
+
+def new_ip() -> str:
+    return f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
+def challenge_rows(provider: Provider) -> int:
+    with provider.sessions() as session:
+        return session.scalar(select(func.count()).select_from(PasskeyChallenge)) or 0
+
+
+def test_options_past_the_cap_are_refused_and_write_nothing(strict_app: FastAPI) -> None:
+    provider: Provider = strict_app.state.provider
+    busy, other = new_ip(), new_ip()
+    with TestClient(strict_app, base_url=ISSUER, follow_redirects=False) as browser:
+        token = csrf_token(browser.get("/login").text)
+
+        def ask(purpose: str = "login", ip: str = busy) -> Any:
+            body = {"csrf_token": token, "purpose": purpose}
+            return browser.post("/passkeys/options", json=body, headers={"X-Forwarded-For": ip})
+
+        assert ask("register").status_code == 401  # refusals write nothing and count nothing
+        assert all(ask().status_code == 200 for _ in range(OPTIONS_PER_IP))
+        before = challenge_rows(provider)
+        for purpose in ("login", "register", "login"):
+            refused = ask(purpose)
+            assert refused.status_code == 429
+            assert refused.json()["error"] == "too_many_requests"
+            assert refused.json()["error_description"]
+            assert refused.headers["cache-control"] == "no-store"
+        assert challenge_rows(provider) == before
+        assert ask(ip=other).status_code == 200  # the cap is per address
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [("en", "Too many attempts. Wait 15 minutes"), ("km", "អ្នកបានព្យាយាមច្រើនដងពេក។ សូមរង់ចាំ ១៥ នាទី")],
+)
+def test_the_page_script_has_words_for_a_refused_options_request(
+    client: TestClient, language: str, text: str
+) -> None:
+    page = client.get("/login", headers={"Accept-Language": language}).text
+    assert f'data-msg-throttled="{text}' in page
 
 
 # --- with an agency: acr and amr ----------------------------------------------------------
