@@ -4,6 +4,7 @@ tokens (RFC 9700 §4.14). Revoking a grant ends every token it issued."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -91,6 +92,18 @@ def revoke_grants_of(session: Session, *, client_id: str, citizen_id: str | None
     session.execute(query.values(revoked_at=utcnow()))
 
 
+@dataclass(frozen=True)
+class Spent:
+    """What spending a code or a refresh token yields. The citizen is kept here because the
+    session's identity map holds loaded objects only weakly: dropped, it would be read again."""
+
+    grant: Grant
+    citizen: Citizen
+    consent: consent.api.Consent | None  # the active consent, if any
+    nonce: str | None = None  # codes only
+    refresh_token: str | None = None  # refresh only: its successor
+
+
 def _require_live(grant: Grant | None, client_id: str) -> Grant:
     if grant is None or grant.client_id != client_id:
         raise InvalidGrant("The grant is not valid for this client.")
@@ -108,21 +121,24 @@ _CODE = (
     .where(AuthorizationCode.code_hash == bindparam("code_hash"))
 )
 
+# marks a code used once: rowcount 0 means it already was. Nothing loaded is synchronised
+_SPEND_CODE = (
+    update(AuthorizationCode)
+    .where(AuthorizationCode.code_hash == bindparam("hash"), AuthorizationCode.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+
 
 def redeem_code(
     session: Session, *, client_id: str, code: str, redirect_uri: str | None, verifier: str | None
-) -> tuple[Grant, str | None, consent.api.Consent | None]:
-    """Spend a code: (grant, nonce, the active consent). A second redemption revokes what the
-    first issued."""
+) -> Spent:
+    """Spend a code. A second redemption revokes what the first issued."""
     found = session.execute(_CODE, {"code_hash": digest(code)}).first()
     if found is None:
         raise InvalidGrant("The authorization code is not valid.")
     row = found[0]
-    spent = session.execute(
-        update(AuthorizationCode)
-        .where(AuthorizationCode.code_hash == row.code_hash, AuthorizationCode.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
+    spent = session.execute(_SPEND_CODE, {"hash": row.code_hash, "now": utcnow()})
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         revoke_grant(session, row.grant_id)  # RFC 6749 §4.1.2: code replay
         raise InvalidGrant("The authorization code was already used.", keep_changes=True)
@@ -136,7 +152,7 @@ def redeem_code(
             raise InvalidGrant("code_verifier does not match the code_challenge.")
     elif verifier is not None:
         raise InvalidGrant("code_verifier given but no code_challenge was sent.")
-    return grant, row.nonce, _LATEST_CONSENT.active(found[3])
+    return Spent(grant, found[2], _LATEST_CONSENT.active(found[3]), nonce=row.nonce)
 
 
 def issue_refresh_token(session: Session, grant: Grant) -> str:
@@ -145,8 +161,7 @@ def issue_refresh_token(session: Session, grant: Grant) -> str:
     return token
 
 
-# one round trip for what a refresh reads; the citizen lands in the session's identity map,
-# where minting the ID token finds it (built once: building it costs more than running it)
+# one round trip for what a refresh reads (built once: building it costs more than running it)
 _REFRESH = (
     select(RefreshToken, Grant, Citizen, _LATEST_CONSENT.bundle)
     .join(Grant, Grant.id == RefreshToken.grant_id)
@@ -155,27 +170,28 @@ _REFRESH = (
     .where(RefreshToken.token_hash == bindparam("token_hash"))
 )
 
+_SPEND_REFRESH = (
+    update(RefreshToken)
+    .where(RefreshToken.token_hash == bindparam("hash"), RefreshToken.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
 
-def rotate_refresh_token(
-    session: Session, *, client_id: str, token: str
-) -> tuple[Grant, str, consent.api.Consent | None]:
-    """Spend a refresh token for a new one: (grant, new token, the active consent). A spent
-    token replayed revokes the family."""
+
+def rotate_refresh_token(session: Session, *, client_id: str, token: str) -> Spent:
+    """Spend a refresh token for a new one. A spent token replayed revokes the family."""
     found = session.execute(_REFRESH, {"token_hash": digest(token)}).first()
     if found is None:
         raise InvalidGrant("The refresh token is not valid.")
     row, grant = found[0], _require_live(found[1], client_id)
-    spent = session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.token_hash == row.token_hash, RefreshToken.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
+    spent = session.execute(_SPEND_REFRESH, {"hash": row.token_hash, "now": utcnow()})
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         revoke_grant(session, grant.id)
         raise InvalidGrant(
             "The refresh token was already used; its grant is revoked.", keep_changes=True
         )
-    return grant, issue_refresh_token(session, grant), _LATEST_CONSENT.active(found[3])
+    active = _LATEST_CONSENT.active(found[3])
+    return Spent(grant, found[2], active, refresh_token=issue_refresh_token(session, grant))
 
 
 def find_refresh_grant(session: Session, token: str, *, unspent: bool = False) -> Grant | None:

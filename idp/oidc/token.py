@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 import consent.api
-from idp.accounts.models import Citizen
 from idp.agencies.metadata import CITIZEN_SCOPES
 from idp.agencies.models import Client
 from idp.audit import service as audit
@@ -24,7 +23,6 @@ from idp.errors import (
 from idp.http import NO_STORE
 from idp.oidc import claims, grants, tokens
 from idp.oidc.client_auth import authenticate_client
-from idp.oidc.models import Grant
 from idp.oidc.params import Params, read_body
 from idp.provider import Provider, ProviderDep
 
@@ -32,14 +30,15 @@ router = APIRouter()
 
 
 def consented_scopes(
-    session: Session, grant: Grant, current: consent.api.Consent | None
+    session: Session, spent: grants.Spent
 ) -> tuple[list[str], consent.api.Consent]:
-    """The grant's scopes that the active consent (`current`) still covers; no consent at all
-    ends the grant."""
+    """The grant's scopes that the active consent still covers; no consent at all ends the
+    grant."""
+    current = spent.consent
     if current is None:
-        grants.revoke_grant(session, grant.id)
+        grants.revoke_grant(session, spent.grant.id)
         raise InvalidGrant("Consent for this client was withdrawn.", keep_changes=True)
-    return [s for s in grant.scopes if s == "openid" or s in current.scopes], current
+    return [s for s in spent.grant.scopes if s == "openid" or s in current.scopes], current
 
 
 def token_response(
@@ -47,17 +46,14 @@ def token_response(
     provider: Provider,
     *,
     client: Client,
-    grant: Grant,
+    spent: grants.Spent,
     scopes: list[str],
     current: consent.api.Consent,
-    nonce: str | None,
     refresh_token: str | None,
     grant_type: str,
 ) -> JSONResponse:
     settings, keys, now = provider.settings, provider.keys.get(session), utcnow()
-    citizen = session.get(Citizen, grant.citizen_id)
-    if citizen is None:
-        raise InvalidGrant("The account no longer exists.")
+    grant, citizen = spent.grant, spent.citizen
     sub = provider.subject_for(client, citizen.id)
     access_token, _ = tokens.mint_access_token(
         settings, keys, grant=grant, sub=sub, scopes=scopes, now=now
@@ -76,7 +72,7 @@ def token_response(
         grant=grant,
         sub=sub,
         alg=client.id_token_signed_response_alg,
-        nonce=nonce,
+        nonce=spent.nonce,
         access_token=access_token,
         extra=id_token_claims,
         now=now,
@@ -108,25 +104,23 @@ def token_response(
 def authorization_code_grant(
     session: Session, provider: Provider, client: Client, params: Params
 ) -> JSONResponse:
-    code = params.require("code")
-    grant, nonce, active = grants.redeem_code(
+    spent = grants.redeem_code(
         session,
         client_id=client.client_id,
-        code=code,
+        code=params.require("code"),
         redirect_uri=params.get("redirect_uri"),
         verifier=params.get("code_verifier"),
     )
-    scopes, current = consented_scopes(session, grant, active)
+    scopes, current = consented_scopes(session, spent)
     refreshable = "offline_access" in scopes and "refresh_token" in client.grant_types
-    refresh = grants.issue_refresh_token(session, grant) if refreshable else None
+    refresh = grants.issue_refresh_token(session, spent.grant) if refreshable else None
     return token_response(
         session,
         provider,
         client=client,
-        grant=grant,
+        spent=spent,
         scopes=scopes,
         current=current,
-        nonce=nonce,
         refresh_token=refresh,
         grant_type="authorization_code",
     )
@@ -135,11 +129,10 @@ def authorization_code_grant(
 def refresh_token_grant(
     session: Session, provider: Provider, client: Client, params: Params
 ) -> JSONResponse:
-    token = params.require("refresh_token")
-    grant, new_token, active = grants.rotate_refresh_token(
-        session, client_id=client.client_id, token=token
+    spent = grants.rotate_refresh_token(
+        session, client_id=client.client_id, token=params.require("refresh_token")
     )
-    scopes, current = consented_scopes(session, grant, active)
+    scopes, current = consented_scopes(session, spent)
     asked = params.get("scope")
     if asked is not None:
         narrowed = asked.split()
@@ -150,11 +143,10 @@ def refresh_token_grant(
         session,
         provider,
         client=client,
-        grant=grant,
+        spent=spent,
         scopes=scopes,
         current=current,
-        nonce=None,
-        refresh_token=new_token,
+        refresh_token=spent.refresh_token,
         grant_type="refresh_token",
     )
 
