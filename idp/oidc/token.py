@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 import consent.api
+from idp.accounts.models import Citizen
 from idp.agencies.metadata import CITIZEN_SCOPES
 from idp.agencies.models import Client
 from idp.audit import service as audit
@@ -53,13 +54,16 @@ def token_response(
     grant_type: str,
 ) -> JSONResponse:
     settings, keys, now = provider.settings, provider.keys.get(session), utcnow()
-    grant, citizen = spent.grant, spent.citizen
-    sub = provider.subject_for(client, citizen.id)
+    grant = spent.grant
+    sub = provider.subject_for(client, grant.citizen_id)
     access_token, _ = tokens.mint_access_token(
         settings, keys, grant=grant, sub=sub, scopes=scopes, now=now
     )
     id_token_claims: dict[str, Any] = {}
-    if grant.claims and "id_token" in grant.claims:
+    if grant.claims and "id_token" in grant.claims:  # the citizen is read only for these
+        citizen = session.get(Citizen, grant.citizen_id)
+        if citizen is None:
+            raise InvalidGrant("The account no longer exists.")
         id_token_claims = claims.release(
             citizen,
             scopes=(),
@@ -90,7 +94,7 @@ def token_response(
         session,
         "token.issued",
         actor="client",
-        citizen_id=citizen.id,
+        citizen_id=grant.citizen_id,
         client_id=client.client_id,
         grant_type=grant_type,
         grant_id=grant.id,
