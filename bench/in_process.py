@@ -6,7 +6,7 @@ Creates a fresh PostgreSQL database, seeds it and makes N codes over HTTP as ben
 stops the server, then redeems the codes in this process, one at a time on one thread, through
 the token endpoint's own function (`idp.oidc.token.issue` in `idp.db`'s transaction). Prints
 the wall and CPU time per exchange and the database round trips of one exchange (statements,
-BEGIN and COMMIT; each is a wait on the socket); with --profile, the top of a cProfile by
+BEGIN and COMMIT); with --profile, the top of a cProfile by
 thread CPU time. The load benchmark's server CPU per request minus this is what HTTP, the
 event loop and the thread hand-off cost.
 """
@@ -27,7 +27,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Cursor
+from psycopg._connection_base import BaseConnection
 
 from bench import prepare
 from bench.server import Database, Server, provider_env
@@ -60,20 +61,27 @@ async def make_codes(env: dict[str, str], count: int) -> tuple[prepare.Seed, lis
 
 
 @contextmanager
-def counting_waits() -> Iterator[list[int]]:
-    """Counts psycopg's waits for the server: one per round trip."""
-    waits = [0]
-    original = Connection.wait
+def counting_round_trips() -> Iterator[list[str]]:
+    """What psycopg sends, one round trip each: statements, and BEGIN, COMMIT or ROLLBACK."""
+    sent: list[str] = []
+    execute, command = Cursor.execute, BaseConnection._exec_command
 
-    def wait(self: Connection[Any], *args: Any, **kwargs: Any) -> Any:
-        waits[0] += 1
-        return original(self, *args, **kwargs)
+    def counted_execute(self: Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        result = execute(self, query, *args, **kwargs)  # BEGIN, if any, goes out first
+        sent.append(str(query).split(None, 1)[0])
+        return result
 
-    Connection.wait = wait  # type: ignore[method-assign]
+    def counted_command(self: BaseConnection[Any], sql: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(bytes(sql).decode().split(None, 1)[0])
+        return command(self, sql, *args, **kwargs)
+
+    Cursor.execute = counted_execute  # type: ignore[method-assign]
+    BaseConnection._exec_command = counted_command  # type: ignore[method-assign,assignment]
     try:
-        yield waits
+        yield sent
     finally:
-        Connection.wait = original  # type: ignore[method-assign]
+        Cursor.execute = execute  # type: ignore[method-assign]
+        BaseConnection._exec_command = command  # type: ignore[method-assign]
 
 
 def measure(env: dict[str, str], seed: prepare.Seed, bodies: list[str], profile: bool) -> None:
@@ -90,9 +98,9 @@ def measure(env: dict[str, str], seed: prepare.Seed, bodies: list[str], profile:
 
     for body in bodies[:WARM]:
         exchange(body)
-    with counting_waits() as waits:
+    with counting_round_trips() as sent:
         exchange(bodies[WARM])
-    print(f"round trips per exchange: {waits[0]}")
+    print(f"round trips per exchange: {len(sent)} ({', '.join(sent)})")
     rest = bodies[WARM + 1 :]
     profiler = cProfile.Profile(time.thread_time) if profile else None
     wall, cpu = time.perf_counter(), time.thread_time()
