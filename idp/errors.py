@@ -94,10 +94,6 @@ class ConsentRequired(OAuthError):
     error = "consent_required"
 
 
-class InteractionRequired(OAuthError):
-    error = "interaction_required"
-
-
 class UnmetAuthenticationRequirements(OAuthError):
     """OpenID Connect Core Error Code unmet_authentication_requirements 1.0."""
 
@@ -110,10 +106,6 @@ class RequestNotSupported(OAuthError):
 
 class RequestUriNotSupported(OAuthError):
     error = "request_uri_not_supported"
-
-
-class RegistrationNotSupported(OAuthError):
-    error = "registration_not_supported"
 
 
 class InvalidToken(OAuthError):
