@@ -27,7 +27,8 @@ class LoginSession(Base):
 
 
 class AuthFailure(Base):
-    """One failed sign-in, counted per key (account or address) inside a sliding window."""
+    """One counted event (a failed sign-in, or a passkey challenge handed out), per key (an
+    account or an address), inside a sliding window."""
 
     __tablename__ = "auth_failures"
 
