@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, Update, bindparam, delete, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 import consent.api
 from idp.authn.models import LoginSession
@@ -109,30 +109,44 @@ def _require_live(grant: Grant | None, client_id: str) -> Grant:
     return grant
 
 
-# like _REFRESH: what a code exchange reads, in one round trip. Not the citizen: a grant
-# cannot outlive its citizen (ON DELETE CASCADE), and the ID token rarely needs more than
-# the id (token.token_response)
-_CODE = (
-    select(AuthorizationCode, Grant, _LATEST_CONSENT.bundle)
-    .join(Grant, Grant.id == AuthorizationCode.grant_id)
-    .outerjoin(_LATEST_CONSENT.target, _LATEST_CONSENT.on)
-    .where(AuthorizationCode.code_hash == bindparam("code_hash"))
-)
+def _read_with_grant(
+    model: type[AuthorizationCode] | type[RefreshToken], key: InstrumentedAttribute[str]
+) -> Select[Any]:
+    """What spending a code or refresh token reads, in one round trip: the row (by its hash),
+    its grant and the latest consent of the grant's citizen and client. Not the citizen: a
+    grant cannot outlive it (ON DELETE CASCADE), and the ID token rarely needs more than its
+    id (token.token_response). Built once: building it costs more than running it."""
+    return (
+        select(model, Grant, _LATEST_CONSENT.bundle)
+        .join(Grant, Grant.id == model.grant_id)
+        .outerjoin(_LATEST_CONSENT.target, _LATEST_CONSENT.on)
+        .where(key == bindparam("hash"))
+    )
 
-# marks a code used once: rowcount 0 means it already was. Nothing loaded is synchronised
-_SPEND_CODE = (
-    update(AuthorizationCode)
-    .where(AuthorizationCode.code_hash == bindparam("hash"), AuthorizationCode.used_at.is_(None))
-    .values(used_at=bindparam("now"))
-    .execution_options(synchronize_session=False)
-)
+
+def _spend(
+    model: type[AuthorizationCode] | type[RefreshToken], key: InstrumentedAttribute[str]
+) -> Update:
+    """Marks a row used, once: rowcount 0 means it already was. Nothing loaded is synced."""
+    return (
+        update(model)
+        .where(key == bindparam("hash"), model.used_at.is_(None))
+        .values(used_at=bindparam("now"))
+        .execution_options(synchronize_session=False)
+    )
+
+
+_CODE = _read_with_grant(AuthorizationCode, AuthorizationCode.code_hash)
+_SPEND_CODE = _spend(AuthorizationCode, AuthorizationCode.code_hash)
+_REFRESH = _read_with_grant(RefreshToken, RefreshToken.token_hash)
+_SPEND_REFRESH = _spend(RefreshToken, RefreshToken.token_hash)
 
 
 def redeem_code(
     session: Session, *, client_id: str, code: str, redirect_uri: str | None, verifier: str | None
 ) -> Spent:
     """Spend a code. A second redemption revokes what the first issued."""
-    found = session.execute(_CODE, {"code_hash": digest(code)}).first()
+    found = session.execute(_CODE, {"hash": digest(code)}).first()
     if found is None:
         raise InvalidGrant("The authorization code is not valid.")
     row = found[0]
@@ -159,25 +173,9 @@ def issue_refresh_token(session: Session, grant: Grant) -> str:
     return token
 
 
-# one round trip for what a refresh reads (built once: building it costs more than running it)
-_REFRESH = (
-    select(RefreshToken, Grant, _LATEST_CONSENT.bundle)
-    .join(Grant, Grant.id == RefreshToken.grant_id)
-    .outerjoin(_LATEST_CONSENT.target, _LATEST_CONSENT.on)
-    .where(RefreshToken.token_hash == bindparam("token_hash"))
-)
-
-_SPEND_REFRESH = (
-    update(RefreshToken)
-    .where(RefreshToken.token_hash == bindparam("hash"), RefreshToken.used_at.is_(None))
-    .values(used_at=bindparam("now"))
-    .execution_options(synchronize_session=False)
-)
-
-
 def rotate_refresh_token(session: Session, *, client_id: str, token: str) -> Spent:
     """Spend a refresh token for a new one. A spent token replayed revokes the family."""
-    found = session.execute(_REFRESH, {"token_hash": digest(token)}).first()
+    found = session.execute(_REFRESH, {"hash": digest(token)}).first()
     if found is None:
         raise InvalidGrant("The refresh token is not valid.")
     row, grant = found[0], _require_live(found[1], client_id)
