@@ -19,8 +19,8 @@ from idp.errors import InvalidGrant
 from idp.oidc import pkce
 from idp.oidc.models import AuthorizationCode, Grant, RefreshToken, RevokedAccessToken
 
-# the latest consent record of a grant's (citizen, client), read with the grant
-_LATEST_CONSENT = consent.api.latest_bundle(Grant.citizen_id, Grant.client_id)
+# the latest consent record of a grant's citizen and client, to read with the grant
+LATEST_CONSENT = consent.api.latest_bundle(Grant.citizen_id, Grant.client_id)
 
 
 def start_grant(
@@ -104,7 +104,7 @@ class Spent:
 def _require_live(grant: Grant | None, client_id: str) -> Grant:
     if grant is None or grant.client_id != client_id:
         raise InvalidGrant("The grant is not valid for this client.")
-    if grant.revoked_at is not None or grant.expires_at <= utcnow():
+    if not grant.is_live():
         raise InvalidGrant("The grant was revoked or has expired.")
     return grant
 
@@ -117,9 +117,9 @@ def _read_with_grant(
     grant cannot outlive it (ON DELETE CASCADE), and the ID token rarely needs more than its
     id (token.token_response). Built once: building it costs more than running it."""
     return (
-        select(model, Grant, _LATEST_CONSENT.bundle)
+        select(model, Grant, LATEST_CONSENT.bundle)
         .join(Grant, Grant.id == model.grant_id)
-        .outerjoin(_LATEST_CONSENT.target, _LATEST_CONSENT.on)
+        .outerjoin(LATEST_CONSENT.target, LATEST_CONSENT.on)
         .where(key == bindparam("hash"))
     )
 
@@ -164,7 +164,7 @@ def redeem_code(
             raise InvalidGrant("code_verifier does not match the code_challenge.")
     elif verifier is not None:
         raise InvalidGrant("code_verifier given but no code_challenge was sent.")
-    return Spent(grant, _LATEST_CONSENT.active(found[2]), nonce=row.nonce)
+    return Spent(grant, LATEST_CONSENT.active(found[2]), nonce=row.nonce)
 
 
 def issue_refresh_token(session: Session, grant: Grant) -> str:
@@ -185,7 +185,7 @@ def rotate_refresh_token(session: Session, *, client_id: str, token: str) -> Spe
         raise InvalidGrant(
             "The refresh token was already used; its grant is revoked.", keep_changes=True
         )
-    active = _LATEST_CONSENT.active(found[2])
+    active = LATEST_CONSENT.active(found[2])
     return Spent(grant, active, refresh_token=issue_refresh_token(session, grant))
 
 

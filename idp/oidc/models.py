@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.db import Base, Timestamp
+from idp.db import Base, Timestamp, utcnow
 
 
 class PendingAuthorization(Base):
@@ -39,6 +39,10 @@ class Grant(Base):
     created_at: Mapped[Timestamp]
     expires_at: Mapped[Timestamp] = mapped_column(index=True)
     revoked_at: Mapped[Timestamp | None]
+
+    def is_live(self) -> bool:
+        """Not revoked and not expired: its tokens still work."""
+        return self.revoked_at is None and self.expires_at > utcnow()
 
 
 class AuthorizationCode(Base):

@@ -14,7 +14,6 @@ from idp.accounts.models import Citizen
 from idp.agencies.models import Client
 from idp.crypto import jwt
 from idp.crypto.keys import KeySet
-from idp.db import utcnow
 from idp.errors import InvalidToken
 from idp.oidc import grants
 from idp.oidc.models import Grant, RevokedAccessToken
@@ -113,12 +112,12 @@ def _signed_claims(settings: Settings, keys: KeySet, token: str) -> dict[str, An
 
 
 def _require_live(grant: Grant | None) -> Grant:
-    if grant is None or grant.revoked_at is not None or grant.expires_at <= utcnow():
+    if grant is None or not grant.is_live():
         raise InvalidToken("The access token was revoked.")
     return grant
 
 
-_LATEST_CONSENT = consent.api.latest_bundle(Grant.citizen_id, Grant.client_id)
+_LATEST_CONSENT = grants.LATEST_CONSENT
 # built once: constructing this statement per request costs more than running it
 _CITIZEN_TOKEN = (
     select(
