@@ -33,9 +33,8 @@ def engine(data_dir: Path) -> Iterator[Engine]:
 
 
 def record_some(engine: Engine, count: int) -> list[int]:
-    with Session(engine) as session, session.begin():
-        for n in range(count):
-            service.record(session, "test.cli", actor="operator", citizen_id=f"c{n}", n=n)
+    """Record and seal `count` entries; their ids in chain order."""
+    record_unsealed(engine, count)
     sealer.seal(sessionmaker(engine))
     with Session(engine) as session:
         return list(session.scalars(select(AuditEvent.id).order_by(AuditEvent.seq)))
@@ -52,7 +51,7 @@ def broken(result: Any) -> dict[str, Any]:
 def record_unsealed(engine: Engine, count: int) -> None:
     with Session(engine) as session, session.begin():
         for n in range(count):
-            service.record(session, "test.cli", actor="operator", n=n)
+            service.record(session, "test.cli", actor="operator", citizen_id=f"c{n}", n=n)
 
 
 def test_verify_passes_on_an_intact_chain_with_checkpoints(data_dir: Path, engine: Engine) -> None:

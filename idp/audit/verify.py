@@ -4,7 +4,6 @@ and entries left unsealed too long. Reports the first break in chain order (docs
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -14,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from idp.audit.chain import GENESIS, HEAD_ID, canonical, timestamp
+from idp.audit.chain import GENESIS, HEAD_ID, entry_hash, timestamp
 from idp.audit.checkpoints import TYP
 from idp.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from idp.crypto import jwt
@@ -44,7 +43,6 @@ class Attestation:
 
 @dataclass(frozen=True)
 class Report:
-    entries: int
     checkpoints: int
     last_seq: int
     unsealed: int  # entries still waiting for their place, not verified yet
@@ -54,7 +52,7 @@ class Report:
         if self.first_broken is None:
             return {
                 "ok": True,
-                "entries": self.entries,
+                "entries": self.last_seq,  # the chain is 1..last_seq, gapless
                 "checkpoints": self.checkpoints,
                 "last_seq": self.last_seq,
                 "unsealed": self.unsealed,
@@ -92,18 +90,8 @@ def attestations(
     return good, bad, len(rows)
 
 
-def _entry_problem(row: Any, expected: int, prev_hash: str) -> str | None:
-    data = canonical(
-        seq=row.seq,
-        at=row.at,
-        action=row.action,
-        actor=row.actor,
-        citizen_id=row.citizen_id,
-        client_id=row.client_id,
-        details=row.details,
-        prev_hash=row.prev_hash or "",
-    )
-    if hashlib.sha256(data).hexdigest() != row.hash:
+def _entry_problem(row: AuditEvent, expected: int, prev_hash: str) -> str | None:
+    if entry_hash(row, seq=expected, prev_hash=row.prev_hash or "") != row.hash:
         return "its contents do not match its hash: the entry was altered"
     if row.prev_hash != prev_hash:
         return f"its prev_hash is not the hash of entry {expected - 1}: that entry was rewritten"
@@ -164,7 +152,6 @@ def verify_chain(session: Session, *, keys: Mapping[str, jwt.VerifyKey]) -> Repo
         problems.extend(_tail_problems(head, signed_at, last_seq=last_seq, last_hash=prev_hash))
     first = min(problems, key=lambda b: math.inf if b.seq is None else b.seq, default=None)
     return Report(
-        entries=last_seq,
         checkpoints=checkpoint_count,
         last_seq=last_seq,
         unsealed=unsealed,

@@ -51,7 +51,7 @@ def test_failed_sign_ins_name_the_account_and_never_the_typed_number(
         page = client.get("/login")
         form = {"csrf_token": csrf_token(page.text), "phone": phone, "password": "wrong guess!"}
         assert client.post("/login", data=form).status_code == 401
-    failed = [e for e in events(provider, action="signin.failed")][-2:]
+    failed = events(provider, action="signin.failed")[-2:]
     assert [e.citizen_id for e in failed] == [citizen.id, None]
     assert all(e.details == {"method": "password"} for e in failed)
     stored = json.dumps([(e.details, e.citizen_id) for e in failed])
