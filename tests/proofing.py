@@ -5,12 +5,15 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from fastapi import FastAPI
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from idp.admin.access import PROOFING_OFFICER
 from idp.proofing.models import ProofingCase
 from idp.provider import Provider
-from tests.flows import csrf_token
+from tests.factories import make_staff
+from tests.flows import csrf_token, sign_in_as_staff
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + secrets.token_bytes(200)
 JPEG = b"\xff\xd8\xff\xe0" + secrets.token_bytes(200)
@@ -49,6 +52,14 @@ def submit(
     return browser.post(
         "/account/identity", data={**fields, "csrf_token": csrf_token(page.text)}, files=files
     )
+
+
+def officer(app: FastAPI, provider: Provider) -> TestClient:
+    """A browser of its own, signed in as a new proofing officer."""
+    browser = TestClient(app, base_url="http://localhost", follow_redirects=False)
+    browser.headers["Accept-Language"] = "en"
+    sign_in_as_staff(browser, provider, make_staff(provider, PROOFING_OFFICER))
+    return browser
 
 
 def decide(browser: TestClient, case_id: str, decision: str, reason: str = "") -> Any:

@@ -212,7 +212,7 @@ def queue(request: Request, session: DbSession, provider: ProviderDep) -> JSONRe
 def case(case_id: str, request: Request, session: DbSession, provider: ProviderDep) -> JSONResponse:
     staff = api_staff(request, session, provider, PROOFING_OFFICER)
     found = case_of(session, case_id, staff)
-    proofing.record_viewed(session, found, "proofing.evidence_viewed", staff_id=staff.id)
+    proofing.record_staff_event(session, found, "proofing.evidence_viewed", staff_id=staff.id)
     evidence = {
         "national_id": proofing.national_id(provider.proofing_keys, found),
         "given_name": found.given_name,

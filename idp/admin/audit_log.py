@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import QueryParams
 
 from idp.admin.access import ADMIN, Staff, require_staff
+from idp.admin.api import StaffLoginRequired
 from idp.audit import service as audit
 from idp.db import DbSession
-from idp.errors import AccessDenied, InvalidRequest, OAuthError, PageError
+from idp.errors import AccessDenied, InvalidRequest, PageError
 from idp.http import NO_STORE
 from idp.provider import ProviderDep
 from idp.web.i18n import pick_locale
@@ -33,11 +34,6 @@ DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 class BadFilter(ValueError):
     """A filter value that is not one; the message says which."""
-
-
-class StaffLoginRequired(OAuthError):
-    error = "login_required"
-    status_code = 401
 
 
 def _identifier(params: QueryParams, name: str) -> str | None:

@@ -14,7 +14,7 @@ from idp.accounts.models import Citizen
 from idp.accounts.service import InvalidAccountData
 from idp.admin.access import PROOFING_OFFICER, Staff
 from idp.admin.pages import staff_or_login, staff_render
-from idp.admin.service import citizen_by_id
+from idp.admin.service import citizen_by_id, require_other
 from idp.db import DbSession
 from idp.oidc.params import Params
 from idp.proofing import service
@@ -88,7 +88,7 @@ def case_page(
     *,
     error: str | None = None,
 ) -> Response:
-    service.record_viewed(session, case, "proofing.evidence_viewed", staff_id=staff.id)
+    service.record_staff_event(session, case, "proofing.evidence_viewed", staff_id=staff.id)
     return staff_render(
         request,
         provider,
@@ -173,8 +173,7 @@ def open_in_person(
     if citizen is None:
         raise not_found()
     try:
-        if citizen.id == staff.id:
-            raise InvalidEvidence("own_case")
+        require_other(citizen, staff.id)
         case = submit_evidence(
             session, provider, upload, citizen=citizen, channel=IN_PERSON, opened_by=staff.id
         )
@@ -213,7 +212,7 @@ def case_photo(
     data = service.photo(provider.proofing_keys, case)
     if data is None or case.photo_type is None:
         raise not_found()
-    service.record_viewed(session, case, "proofing.photo_viewed", staff_id=staff.id)
+    service.record_staff_event(session, case, "proofing.photo_viewed", staff_id=staff.id)
     # personal data: never stored by a browser or proxy, never rendered as anything else
     headers = {"Cache-Control": "no-store", "Content-Disposition": "inline"}
     return Response(data, media_type=case.photo_type, headers=headers)

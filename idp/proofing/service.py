@@ -67,7 +67,7 @@ def submit_case(
     ):
         raise InvalidEvidence("case_open")
     index = keys.blind_index(evidence.national_id)
-    holder = session.scalar(select(Citizen.id).where(Citizen.national_id_index == index))
+    holder = verified_holder(session, index)
     case = ProofingCase(
         citizen_id=citizen.id,
         channel=channel,
@@ -112,6 +112,11 @@ def submit_case(
     return case
 
 
+def verified_holder(session: Session, national_id_index: str) -> str | None:
+    """The id of the account already verified with this national ID number, or None."""
+    return session.scalar(select(Citizen.id).where(Citizen.national_id_index == national_id_index))
+
+
 def national_id(keys: ProofingKeys, case: ProofingCase) -> str:
     return keys.unseal(case.national_id_sealed, case_id=case.id, kind="nid").decode()
 
@@ -122,9 +127,9 @@ def photo(keys: ProofingKeys, case: ProofingCase) -> bytes | None:
     return keys.unseal(case.photo_sealed, case_id=case.id, kind="photo")
 
 
-def record_viewed(session: Session, case: ProofingCase, event: str, *, staff_id: str) -> None:
-    """Audit an officer reading a case's personal data (`proofing.evidence_viewed`,
-    `proofing.photo_viewed`)."""
+def record_staff_event(session: Session, case: ProofingCase, event: str, *, staff_id: str) -> None:
+    """Audit an officer's step on a case: reading its personal data
+    (`proofing.evidence_viewed`, `proofing.photo_viewed`), a first approval, a rejection."""
     audit.record(
         session,
         event,
@@ -190,14 +195,7 @@ def approve(session: Session, case: ProofingCase, *, staff_id: str, policy: Poli
             staff_id,
             utcnow(),
         )
-        audit.record(
-            session,
-            "proofing.first_approval",
-            actor="staff",
-            citizen_id=case.citizen_id,
-            case_id=case.id,
-            staff_id=staff_id,
-        )
+        record_staff_event(session, case, "proofing.first_approval", staff_id=staff_id)
         return AWAITING_SECOND
     if case.duplicate_of is not None:
         recover(session, case, staff_id=staff_id, policy=policy)
@@ -215,14 +213,7 @@ def reject(session: Session, case: ProofingCase, *, staff_id: str, reason: str) 
         raise InvalidEvidence("reason_required")
     case.status, case.decision, case.reason = REJECTED, "rejected", reason
     case.decided_by, case.decided_at = staff_id, utcnow()
-    audit.record(
-        session,
-        "proofing.rejected",
-        actor="staff",
-        citizen_id=case.citizen_id,
-        case_id=case.id,
-        staff_id=staff_id,
-    )
+    record_staff_event(session, case, "proofing.rejected", staff_id=staff_id)
 
 
 def _close(case: ProofingCase, *, staff_id: str, decision: str) -> None:
@@ -284,9 +275,7 @@ def verify(session: Session, case: ProofingCase, *, staff_id: str, policy: Polic
     citizen = session.get(Citizen, case.citizen_id)
     if citizen is None:  # the case is deleted with its account: only a race gets here
         raise InvalidEvidence("case_not_open")
-    holder = session.scalar(
-        select(Citizen.id).where(Citizen.national_id_index == case.national_id_index)
-    )
+    holder = verified_holder(session, case.national_id_index)
     if holder not in (None, citizen.id):
         # verified meanwhile: a recovery now, which both officers must approve afresh
         case.duplicate_of, case.status = holder, SUBMITTED

@@ -18,7 +18,7 @@ from idp.provider import Provider, ProviderDep
 from idp.web.i18n import pick_locale
 from idp.web.portal import to_login
 from idp.web.render import render
-from idp.web.signed_in import signed_in
+from idp.web.signed_in import signed_in_citizen
 from idp.web.uploads import (
     Upload,
     photo_max_mb,
@@ -61,11 +61,10 @@ def identity_page(
 
 @router.get(PATH)
 def identity(request: Request, session: DbSession, provider: ProviderDep) -> Response:
-    login = signed_in(request, session, provider)
-    citizen = session.get(Citizen, login.citizen_id) if login else None
-    if citizen is None:
+    found = signed_in_citizen(request, session, provider)
+    if found is None:
         return to_login(PATH)
-    return identity_page(request, session, provider, citizen)
+    return identity_page(request, session, provider, found[1])
 
 
 @router.post(PATH)
@@ -76,10 +75,10 @@ def submit_identity(
     upload: Annotated[Upload, Depends(read_upload)],
 ) -> Response:
     require_upload_csrf(request, provider, upload)
-    login = signed_in(request, session, provider)
-    citizen = session.get(Citizen, login.citizen_id) if login else None
-    if citizen is None:
+    found = signed_in_citizen(request, session, provider)
+    if found is None:
         return to_login(PATH)
+    _, citizen = found
     try:
         submit_evidence(session, provider, upload, citizen=citizen, channel=REMOTE)
     except InvalidEvidence as exc:

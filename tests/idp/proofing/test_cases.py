@@ -27,7 +27,7 @@ from tests.flows import (
     sign_in,
     sign_in_as_staff,
 )
-from tests.proofing import JPEG, PNG, decide, evidence, latest_case, submit
+from tests.proofing import JPEG, PNG, decide, evidence, latest_case, officer, submit
 
 VERIFIED_REMOTE_BASIC = Level(1, 1).acr
 VERIFIED_CLAIMS_REQUEST = json.dumps(
@@ -52,13 +52,6 @@ def citizen(client: TestClient, provider: Provider) -> MadeCitizen:
     made = make_citizen(provider)
     sign_in(client, made)
     return made
-
-
-def officer(app: FastAPI, provider: Provider) -> TestClient:
-    browser = TestClient(app, base_url="http://localhost", follow_redirects=False)
-    browser.headers["Accept-Language"] = "en"
-    sign_in_as_staff(browser, provider, make_staff(provider, PROOFING_OFFICER))
-    return browser
 
 
 def citizen_row(provider: Provider, citizen_id: str) -> Citizen:

@@ -22,19 +22,12 @@ from tests.flows import (
     sign_in,
     sign_in_as_staff,
 )
-from tests.proofing import PNG, decide, evidence, latest_case, submit
+from tests.proofing import PNG, decide, evidence, latest_case, officer, submit
 
 
 @pytest.fixture(autouse=True)
 def english(client: TestClient) -> None:
     client.headers["Accept-Language"] = "en"
-
-
-def officer(app: FastAPI, provider: Provider) -> TestClient:
-    browser = TestClient(app, base_url="http://localhost", follow_redirects=False)
-    browser.headers["Accept-Language"] = "en"
-    sign_in_as_staff(browser, provider, make_staff(provider, PROOFING_OFFICER))
-    return browser
 
 
 def open_in_person(browser: TestClient, citizen: MadeCitizen, fields: dict[str, str]) -> str:
