@@ -29,10 +29,25 @@ def origin_of(request: Request, provider: Provider, client_id: str | None) -> Or
     return Origin(ip=client_ip(request, provider.settings.trusted_proxy_count), client_id=client_id)
 
 
-def browser_token(request: Request) -> str:
+def browser_token(request: Request, cookie: str = sms.COOKIE) -> str:
     """This browser's binding value: the cookie's, or a new one for set_browser_cookie."""
-    token = request.cookies.get(sms.COOKIE)
+    token = request.cookies.get(cookie)
     return token if token and len(token) == 43 else secrets.token_urlsafe(32)
+
+
+def set_browser_cookie(
+    response: Response, provider: Provider, token: str, cookie: str = sms.COOKIE
+) -> Response:
+    """Bind the challenges started by this response to the browser (HttpOnly cookie)."""
+    response.set_cookie(
+        cookie,
+        token,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=provider.settings.cookie_secure,
+    )
+    return response
 
 
 def require_sms_destination(provider: Provider, phone: str) -> None:
@@ -108,12 +123,4 @@ def begin(
         payload=payload,
     )
     response = RedirectResponse(code_page_url(challenge.id), status_code=303)
-    response.set_cookie(
-        sms.COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        path="/",
-        secure=provider.settings.cookie_secure,
-    )
-    return response
+    return set_browser_cookie(response, provider, token)

@@ -19,6 +19,7 @@ from idp.oidc.params import Params
 from idp.provider import Provider, ProviderDep
 from idp.web.forms import read_form, require_csrf
 from idp.web.i18n import pick_locale
+from idp.web.passkey_browser import browser_challenge
 from idp.web.render import render
 from idp.web.signed_in import signed_in_citizen
 
@@ -82,13 +83,7 @@ def add(request: Request, session: DbSession, provider: ProviderDep, form: Form)
     citizen = signed_in[1]
     try:
         name = passkey_name(form.get("name"))
-        row = passkeys.load_challenge(
-            session,
-            form.get("c"),
-            browser_token=request.cookies.get(passkeys.COOKIE),
-            purpose="register",
-            lock=True,
-        )
+        row = browser_challenge(request, session, form.get("c"), purpose="register", lock=True)
         if row.citizen_id != citizen.id:
             raise PasskeyRejected("passkey_expired")
         handle = str((row.payload or {}).get("user_handle") or "")

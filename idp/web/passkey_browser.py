@@ -3,7 +3,6 @@ keeps), and starting the passkey step that follows a password."""
 
 from __future__ import annotations
 
-import secrets
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -11,25 +10,31 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from idp.authn import passkeys
+from idp.authn.models import PasskeyChallenge
 from idp.provider import Provider
+from idp.web import challenges
 
 
 def browser_token(request: Request) -> str:
     """This browser's binding value: the cookie's, or a new one for bind_browser."""
-    token = request.cookies.get(passkeys.COOKIE)
-    return token if token and len(token) == 43 else secrets.token_urlsafe(32)
+    return challenges.browser_token(request, passkeys.COOKIE)
 
 
 def bind_browser(response: Response, provider: Provider, token: str) -> Response:
-    response.set_cookie(
-        passkeys.COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        path="/",
-        secure=provider.settings.cookie_secure,
+    return challenges.set_browser_cookie(response, provider, token, passkeys.COOKIE)
+
+
+def browser_challenge(
+    request: Request, session: Session, c: str | None, *, purpose: str, lock: bool = False
+) -> PasskeyChallenge:
+    """This browser's live challenge `c` for `purpose` (passkeys.load_challenge)."""
+    return passkeys.load_challenge(
+        session,
+        c,
+        browser_token=request.cookies.get(passkeys.COOKIE),
+        purpose=purpose,
+        lock=lock,
     )
-    return response
 
 
 def start_second_factor(

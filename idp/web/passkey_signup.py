@@ -30,7 +30,7 @@ from idp.web.login import (
     render_sign_in,
     sign_in,
 )
-from idp.web.passkey_browser import bind_browser, browser_token
+from idp.web.passkey_browser import bind_browser, browser_challenge, browser_token
 from idp.web.passkeys import display_name
 
 router = APIRouter()
@@ -57,13 +57,7 @@ def signup_challenge(
     request: Request, session: Session, c: str | None, *, lock: bool = False
 ) -> PasskeyChallenge:
     try:
-        return passkeys.load_challenge(
-            session,
-            c,
-            browser_token=request.cookies.get(passkeys.COOKIE),
-            purpose="signup",
-            lock=lock,
-        )
+        return browser_challenge(request, session, c, purpose="signup", lock=lock)
     except PasskeyRejected as exc:
         raise PageError("passkey_expired_title", "passkey_signup_expired") from exc
 

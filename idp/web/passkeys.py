@@ -31,7 +31,7 @@ from idp.provider import Provider, ProviderDep
 from idp.web import csrf
 from idp.web.forms import client_ip, read_form, require_csrf
 from idp.web.login import after_sign_in, login_page, pending_context, render_sign_in, sign_in
-from idp.web.passkey_browser import bind_browser, browser_token
+from idp.web.passkey_browser import bind_browser, browser_challenge, browser_token
 from idp.web.signed_in import signed_in_citizen
 
 router = APIRouter()
@@ -168,13 +168,7 @@ def login_with_passkey(
     tx, next_path = form.get("tx"), form.get("next")
     pending_context(session, tx)
     try:
-        row = passkeys.load_challenge(
-            session,
-            form.get("c"),
-            browser_token=request.cookies.get(passkeys.COOKIE),
-            purpose="login",
-            lock=True,
-        )
+        row = browser_challenge(request, session, form.get("c"), purpose="login", lock=True)
         challenge = passkeys.spend(session, row)
         passkey = passkeys.verify_sign_in(
             session, provider.settings, form.get("credential"), challenge=challenge
@@ -198,13 +192,7 @@ def mfa_challenge(
     request: Request, session: Session, c: str | None, lock: bool = False
 ) -> PasskeyChallenge:
     try:
-        return passkeys.load_challenge(
-            session,
-            c,
-            browser_token=request.cookies.get(passkeys.COOKIE),
-            purpose="mfa",
-            lock=lock,
-        )
+        return browser_challenge(request, session, c, purpose="mfa", lock=lock)
     except PasskeyRejected as exc:
         raise PageError("passkey_expired_title", "passkey_expired") from exc
 

@@ -8,14 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from idp.accounts.models import Citizen
 from idp.audit import service as audit
 from idp.authn.assurance import AMR_SMS
 from idp.db import DbSession
 from idp.oidc.params import Params
 from idp.provider import ProviderDep
 from idp.web.forms import read_form, require_csrf
-from idp.web.signed_in import signed_in
+from idp.web.signed_in import signed_in_citizen
 
 router = APIRouter()
 
@@ -34,10 +33,10 @@ def change(request: Request, session: DbSession, provider: ProviderDep, form: Fo
     """Turning it on needs a verified number; turning it off needs a session that itself
     passed the code, so a stolen password session cannot remove the second factor."""
     require_csrf(request, provider, form)
-    login = signed_in(request, session, provider)
-    citizen = session.get(Citizen, login.citizen_id) if login else None
-    if login is None or citizen is None:
+    found = signed_in_citizen(request, session, provider)
+    if found is None:
         return RedirectResponse("/login", status_code=303)
+    login, citizen = found
     enable = form.get("enable") == "1"
     if enable and not citizen.phone_number_verified:
         outcome = "sms_on_needs_verified"

@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from idp.accounts import service as accounts
-from idp.accounts.models import Citizen
 from idp.accounts.service import InvalidAccountData
 from idp.db import DbSession
 from idp.errors import PageError
@@ -30,7 +29,7 @@ from idp.web.login import (
     stepping_up,
 )
 from idp.web.render import render
-from idp.web.signed_in import signed_in
+from idp.web.signed_in import signed_in_citizen
 
 router = APIRouter()
 
@@ -114,12 +113,10 @@ def step_up(request: Request, session: DbSession, provider: ProviderDep, form: F
     number completes the multi-factor level."""
     require_csrf(request, provider, form)
     tx = form.get("tx")
-    login = signed_in(request, session, provider)
-    if login is None or not stepping_up(login, required_acr_values(session, tx)):
+    current = signed_in_citizen(request, session, provider)
+    if current is None or not stepping_up(current[0], required_acr_values(session, tx)):
         return login_page(request, session, provider, tx=tx)
-    citizen = session.get(Citizen, login.citizen_id)
-    if citizen is None:
-        return login_page(request, session, provider, tx=tx)
+    citizen = current[1]
     try:
         return second_factor(request, session, provider, citizen, tx=tx, next_path=None)
     except SmsBlocked as exc:
