@@ -14,7 +14,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.orm import sessionmaker
 from starlette.exceptions import HTTPException
 
 from idp.admin import api as admin_api
@@ -150,8 +149,7 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
     )
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    provider = Provider.build(settings, sessions, load_master_key(settings))
+    provider = Provider.build(settings, engine, load_master_key(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -177,7 +175,7 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
     )
     app.state.provider = provider
     app.state.engine = engine
-    app.state.sessionmaker = sessions
+    app.state.sessionmaker = provider.sessions
     install_error_handlers(app)
     for module in (
         discovery,

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.agencies.fetch import Fetcher
@@ -17,6 +18,7 @@ from idp.authn.sessions import SessionPolicy
 from idp.authn.throttle import Throttle, make_throttle
 from idp.crypto.keys import KeyCache
 from idp.crypto.master import derive
+from idp.db import autocommit_sessions
 from idp.oidc.claims import pairwise_sub
 from idp.proofing.keys import ProofingKeys
 from idp.settings import Settings
@@ -27,6 +29,7 @@ from idp.sms.keys import SmsKeys
 class Provider:
     settings: Settings
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]  # each statement commits on its own: one-statement reads
     keys: KeyCache
     hasher: PasswordHasher
     pairwise_key: bytes
@@ -38,11 +41,13 @@ class Provider:
     proofing_keys: ProofingKeys
 
     @classmethod
-    def build(cls, settings: Settings, sessions: sessionmaker[Session], master: bytes) -> Provider:
+    def build(cls, settings: Settings, engine: Engine, master: bytes) -> Provider:
         fetcher = Fetcher(allow_http_loopback=settings.is_development)
+        sessions = sessionmaker(engine, expire_on_commit=False)
         return cls(
             settings=settings,
             sessions=sessions,
+            readers=autocommit_sessions(engine),
             keys=KeyCache(
                 sessions=sessions,
                 kek=derive(master, "signing-keys"),

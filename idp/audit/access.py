@@ -14,16 +14,15 @@ import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, event
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from idp.audit import service
 from idp.audit.models import AuditTokenUse
 from idp.db import utcnow
 
 MAX_REMEMBERED = 50_000
-_PENDING = "audit_seen_jtis"  # session.info key: jtis remembered once the commit succeeds
 
 
 class SeenTokens:
@@ -49,7 +48,7 @@ SEEN = SeenTokens()
 
 
 def record_first_use(
-    session: Session,
+    sessions: sessionmaker[Session],
     *,
     jti: str,
     exp: int,
@@ -57,35 +56,26 @@ def record_first_use(
     client_id: str,
     claims: list[str],
 ) -> None:
-    """Audit `userinfo.read` the first time any worker sees this access token."""
+    """Audit `userinfo.read` the first time any worker sees this access token, in a
+    transaction of its own; the token is remembered once that has committed."""
     if jti in SEEN:
         return
     row = {"jti": jti[:64], "expires_at": datetime.fromtimestamp(exp, UTC)}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(AuditTokenUse).values(row).on_conflict_do_nothing()
-    # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT
-    if session.connection().execute(statement.returning(AuditTokenUse.jti)).first():
-        service.record(
-            session,
-            "userinfo.read",
-            actor="client",
-            citizen_id=citizen_id,
-            client_id=client_id,
-            claims=claims,
-        )
-    session.info.setdefault(_PENDING, []).append((jti, float(exp)))
-
-
-@event.listens_for(Session, "after_commit")
-def _remember(session: Session) -> None:
-    for jti, exp in session.info.pop(_PENDING, ()):
-        SEEN.add(jti, exp)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    with sessions.begin() as session:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(AuditTokenUse).values(row).on_conflict_do_nothing()
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT
+        if session.connection().execute(statement.returning(AuditTokenUse.jti)).first():
+            service.record(
+                session,
+                "userinfo.read",
+                actor="client",
+                citizen_id=citizen_id,
+                client_id=client_id,
+                claims=claims,
+            )
+    SEEN.add(jti, float(exp))
 
 
 def sweep(session: Session) -> None:

@@ -107,10 +107,11 @@ def essential_claim_names(claims_request: dict[str, Any] | None) -> frozenset[st
     return frozenset(names) & frozenset(CLAIMS_SUPPORTED) - {"sub"}
 
 
-def _value(citizen: Citizen, name: str) -> Any:
+def _values(citizen: Citizen) -> dict[str, Any]:
+    """The citizen's standard claims, each None when it has no value."""
     latin = " ".join(p for p in (citizen.given_name, citizen.family_name) if p) or None
     khmer = " ".join(p for p in (citizen.family_name_km, citizen.given_name_km) if p) or None
-    values: dict[str, Any] = {
+    return {
         "name": latin,
         "given_name": citizen.given_name,
         "family_name": citizen.family_name,
@@ -125,7 +126,6 @@ def _value(citizen: Citizen, name: str) -> Any:
         "phone_number_verified": citizen.phone_number_verified,
         "address": citizen.address,
     }
-    return values.get(name)
 
 
 def _trust_frameworks(spec: dict[str, Any]) -> list[Any]:
@@ -182,12 +182,13 @@ def release(
     """The claims that `scopes` and `names` ask for, the consent grants (claim by claim) and
     the citizen has."""
     wanted = (claims_of(scopes) | set(names)) & consented
+    values = _values(citizen)
     released = {}
     for name in sorted(wanted):
         if name == VERIFIED_CLAIMS:  # asked for by name only, with what it should hold
             value = verified_claims(citizen, names.get(name) if isinstance(names, dict) else None)
         else:
-            value = _value(citizen, name)
+            value = values.get(name)
         if value is not None:
             released[name] = value
     return released

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from idp.audit import access as audit_access
-from idp.db import in_session
 from idp.errors import InvalidRequest, InvalidToken
 from idp.http import NO_STORE
 from idp.oidc import claims
@@ -49,15 +47,19 @@ async def userinfo(
     params: Annotated[Params, Depends(userinfo_params)],
 ) -> JSONResponse:
     token = bearer_token(request, params)
-    body = await in_session(request, functools.partial(released, provider=provider, token=token))
+    body = await run_in_threadpool(released, provider=provider, token=token)
     return JSONResponse(body, headers=NO_STORE)
 
 
-def released(session: Session, *, provider: Provider, token: str) -> dict[str, Any]:
-    """What the access token's holder may read now: the consented claims, and `sub`."""
-    token_claims, grant, citizen, current = verify_citizen_token(
-        session, provider.settings, provider.keys.get(session), token
-    )
+def released(*, provider: Provider, token: str) -> dict[str, Any]:
+    """What the access token's holder may read now: the consented claims, and `sub`. Read
+    in one statement on a connection that commits it on its own (no BEGIN or COMMIT round
+    trip); the first use of a token is audited, in a transaction of its own, before anything
+    is released."""
+    with provider.readers() as session:
+        token_claims, grant, citizen, current = verify_citizen_token(
+            session, provider.settings, provider.keys.get(session), token
+        )
     names = (grant.claims or {}).get("userinfo", {})
     body: dict[str, Any] = {
         **claims.release(
@@ -69,7 +71,7 @@ def released(session: Session, *, provider: Provider, token: str) -> dict[str, A
         "sub": token_claims["sub"],
     }
     audit_access.record_first_use(  # once per access token; no query for a token seen before
-        session,
+        provider.sessions,
         jti=str(token_claims["jti"]),
         exp=int(token_claims["exp"]),
         citizen_id=citizen.id,
