@@ -101,6 +101,14 @@ def error_page(request: Request, title: str, message: str, status_code: int) -> 
     )
 
 
+def server_error_response(request: Request) -> Response:
+    """The answer to a fault of ours (sent by Guard, which logs the fault): what to do next,
+    never a trace."""
+    if wants_html(request):
+        return error_page(request, "server_error_title", "server_error", 500)
+    return JSONResponse({"error": "server_error"}, status_code=500, headers=NO_STORE)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OAuthError)
     async def on_oauth_error(request: Request, exc: OAuthError) -> Response:
@@ -134,12 +142,6 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(Exception)
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s", request.url.path)
-        if wants_html(request):
-            return error_page(request, "server_error_title", "server_error", 500)
-        return JSONResponse({"error": "server_error"}, status_code=500, headers=NO_STORE)
 
 
 def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> FastAPI:
@@ -214,5 +216,9 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
     static = resources.files("idp.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     photo_body = settings.proofing_photo_max_bytes + 64 * 1024  # the photo and the fields
-    app.add_middleware(Guard, uploads=dict.fromkeys(uploads.UPLOAD_PATHS, photo_body))
+    app.add_middleware(
+        Guard,
+        on_error=server_error_response,
+        uploads=dict.fromkeys(uploads.UPLOAD_PATHS, photo_body),
+    )
     return app

@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import anyio
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 
 from idp.ops.health import RESPONSES
 
@@ -21,6 +22,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("idp.access")
+faults = logging.getLogger("idp")
 
 MAX_BODY = 64 * 1024
 MAX_QUERY = 8 * 1024
@@ -82,12 +84,23 @@ def _without_body(send: Send) -> Send:
     return send_head
 
 
+FAULT_BODY = b'{"error":"server_error"}'
+
+
 class Guard:
     """Refuse oversized requests before a route reads them; add headers to every answer;
-    answer HEAD wherever GET is answered; log a client that left as one line, not an error."""
+    answer HEAD wherever GET is answered; log a client that left as one line, not an error;
+    answer a fault of ours with `on_error`'s answer and log it once, with the request id."""
 
-    def __init__(self, app: ASGIApp, *, uploads: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        on_error: Callable[[Request], Response],
+        uploads: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
+        self.on_error = on_error
         self.uploads = uploads or {}  # path -> larger body limit (document photos)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -148,9 +161,15 @@ class Guard:
             await self.app(scope, limited_receive, send_with_headers)
         except ClientDisconnect:
             # The client left (a closed tab, a lost connection) before the whole answer went
-            # out: no server error. Not re-raised, so neither the app's 500 handler nor the
+            # out: no server error. Not re-raised, so neither a 500 handler nor the
             # server logs a traceback; the access log line below, status 499, records it.
             gone = True
+        except Exception:
+            # Not re-raised either: the answer goes out through send_with_headers (security
+            # headers, request id, the status in the access log) and the trace is logged once.
+            faults.exception("unhandled error", extra={"request_id": request_id})
+            if status_seen == 0:  # else the answer was under way: the connection just ends
+                gone = await self._answer_fault(scope, receive, send_with_headers)
         finally:
             log.info(
                 "request",
@@ -162,3 +181,18 @@ class Guard:
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
+
+    async def _answer_fault(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer a fault of ours with `on_error`'s answer (the server_error page or JSON),
+        or, should that fail too, the bare JSON. True if the client left meanwhile."""
+        try:
+            response = self.on_error(Request(scope))
+        except Exception:
+            faults.exception("the server_error answer failed")
+            headers = {"content-type": "application/json", "cache-control": "no-store"}
+            response = Response(FAULT_BODY, status_code=500, headers=headers)
+        try:
+            await response(scope, receive, send)
+        except ClientDisconnect:
+            return True
+        return False

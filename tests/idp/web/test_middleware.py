@@ -1,16 +1,20 @@
-"""idp/web/middleware.py: HEAD answered wherever GET is, and a client that leaves mid-request
-logged as one access line (status 499), never as an error with a traceback."""
+"""idp/web/middleware.py: HEAD answered wherever GET is; a client that leaves mid-request
+logged as one access line (status 499), never as an error with a traceback; a fault of ours
+answered 500 with the usual headers and logged once."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.testclient import TestClient
 
+from idp.app import create_app
+from idp.settings import Settings
 from idp.web.middleware import CLIENT_CLOSED
 
 Message = dict[str, Any]
@@ -122,3 +126,51 @@ def test_a_client_gone_while_the_answer_is_sent_is_no_error(
     caplog.set_level(logging.INFO)
     run(app, scope("GET", "/jwks.json", b"text/plain"), receive, send)
     assert_one_quiet_line(caplog, "/jwks.json")
+
+
+faulty = APIRouter()
+
+
+@faulty.get("/fault")
+def failing_route() -> None:
+    raise RuntimeError("secret detail of a fault")
+
+
+@pytest.fixture
+def faulty_app(settings: Settings) -> Iterator[FastAPI]:
+    app = create_app(settings, extra_routers=(faulty,))
+    yield app
+    app.state.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [(b"application/json", "application/json"), (b"text/html", "text/html; charset=utf-8")],
+)
+def test_a_fault_of_ours_is_answered_with_our_headers_and_logged_once(
+    faulty_app: FastAPI, caplog: pytest.LogCaptureFixture, accept: bytes, content_type: str
+) -> None:
+    request = scope("GET", "/fault", b"text/plain")
+    request["headers"] = [(b"host", b"localhost"), (b"accept", accept)]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    caplog.set_level(logging.INFO)
+    run(faulty_app, request, receive, send)  # nothing escapes for the server to log again
+
+    start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
+    headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    assert start["status"] == 500
+    assert headers["content-type"] == content_type
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "secret detail" not in body.decode() and "Traceback" not in body.decode()
+    faults = [r for r in caplog.records if r.exc_info]
+    assert len(faults) == 1
+    assert faults[0].request_id == headers["x-request-id"]  # type: ignore[attr-defined]
+    access = [r for r in caplog.records if r.name == "idp.access"]
+    assert [(r.path, r.status) for r in access] == [("/fault", 500)]  # type: ignore[attr-defined]
