@@ -143,7 +143,6 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-
 def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> FastAPI:
     """Build the app. The database must already be at the current schema (see idp.migrate)."""
     engine = make_engine(
