@@ -33,7 +33,7 @@ from psycopg._connection_base import BaseConnection
 from bench import prepare
 from bench.server import Database, Server, provider_env
 from idp.app import create_app
-from idp.db import _run_in_session
+from idp.db import run_in_session
 from idp.oidc.params import parse
 from idp.oidc.token import issue
 from idp.settings import Settings
@@ -92,7 +92,7 @@ def measure(env: dict[str, str], seed: prepare.Seed, bodies: list[str], profile:
 
     def exchange(body: str) -> None:
         work = functools.partial(issue, request=request, provider=provider, params=parse(body))
-        response = _run_in_session(request, work)
+        response = run_in_session(request, work)
         if response.status_code != 200:
             raise SystemExit(f"exchange failed: {bytes(response.body)[:200]!r}")
 

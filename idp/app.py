@@ -25,7 +25,7 @@ from idp.crypto.master import load_master_key
 from idp.db import make_engine
 from idp.errors import InvalidClient, InvalidRequest, InvalidToken, OAuthError, PageError
 from idp.events import outbox
-from idp.http import NO_STORE
+from idp.http import NO_STORE, server_error
 from idp.oidc import (
     authorize,
     discovery,
@@ -106,7 +106,7 @@ def server_error_response(request: Request) -> Response:
     never a trace."""
     if wants_html(request):
         return error_page(request, "server_error_title", "server_error", 500)
-    return JSONResponse({"error": "server_error"}, status_code=500, headers=NO_STORE)
+    return server_error()
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -176,7 +176,6 @@ def create_app(settings: Settings, *, extra_routers: tuple[Any, ...] = ()) -> Fa
     )
     app.state.provider = provider
     app.state.engine = engine
-    app.state.sessionmaker = provider.sessions
     install_error_handlers(app)
     for module in (
         discovery,

@@ -126,7 +126,7 @@ def autocommit_sessions(engine: Engine) -> sessionmaker[Session]:
 def _transaction(request: Request) -> Iterator[Session]:
     """A session that commits if the block completes, and rolls back if it raises (unless
     the error keeps its changes)."""
-    with request.app.state.sessionmaker() as session:
+    with request.app.state.provider.sessions() as session:
         try:
             yield session
         except IdpError as exc:
@@ -144,7 +144,8 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def _run_in_session(request: Request, work: Callable[[Session], T]) -> T:
+def run_in_session(request: Request, work: Callable[[Session], T]) -> T:
+    """`work(session)` in the calling thread, committed as by get_session."""
     with _transaction(request) as session:
         return work(session)
 
@@ -153,7 +154,7 @@ async def in_session(request: Request, work: Callable[[Session], T]) -> T:
     """`work(session)` in one worker thread, committed as by get_session and closed before
     the thread is given back. For the busiest route (token): one thread hop per request
     instead of the route's and the dependency's exit."""
-    return await run_in_threadpool(_run_in_session, request, work)
+    return await run_in_threadpool(run_in_session, request, work)
 
 
 # scope="function" commits before the response is sent: a client never holds a code that a

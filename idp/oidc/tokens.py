@@ -117,17 +117,16 @@ def _require_live(grant: Grant | None) -> Grant:
     return grant
 
 
-_LATEST_CONSENT = grants.LATEST_CONSENT
 # built once: constructing this statement per request costs more than running it
 _CITIZEN_TOKEN = (
     select(
         Grant,
         Citizen,
         exists().where(RevokedAccessToken.jti == bindparam("jti")),
-        _LATEST_CONSENT.bundle,
+        grants.LATEST_CONSENT.bundle,
     )
     .join(Citizen, Citizen.id == Grant.citizen_id)
-    .outerjoin(_LATEST_CONSENT.target, _LATEST_CONSENT.on)
+    .outerjoin(grants.LATEST_CONSENT.target, grants.LATEST_CONSENT.on)
     .where(Grant.id == bindparam("gid"))
 )
 
@@ -146,7 +145,7 @@ def verify_citizen_token(
     if row is None or row[2]:
         raise InvalidToken("The access token was revoked.")
     grant = _require_live(row[0])
-    current = _LATEST_CONSENT.active(row[3])
+    current = grants.LATEST_CONSENT.active(row[3])
     if current is None:
         raise InvalidToken("Consent for this client was withdrawn.")
     return claims, grant, row[1], current

@@ -13,6 +13,7 @@ import anyio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from idp.http import server_error
 from idp.ops.health import RESPONSES
 
 Scope = MutableMapping[str, Any]
@@ -82,9 +83,6 @@ def _without_body(send: Send) -> Send:
         await send(message)
 
     return send_head
-
-
-FAULT_BODY = b'{"error":"server_error"}'
 
 
 class Guard:
@@ -189,8 +187,7 @@ class Guard:
             response = self.on_error(Request(scope))
         except Exception:
             faults.exception("the server_error answer failed")
-            headers = {"content-type": "application/json", "cache-control": "no-store"}
-            response = Response(FAULT_BODY, status_code=500, headers=headers)
+            response = server_error()
         try:
             await response(scope, receive, send)
         except ClientDisconnect:

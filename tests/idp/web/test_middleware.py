@@ -5,6 +5,7 @@ answered 500 with the usual headers and logged once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from starlette.testclient import TestClient
 
 from idp.app import create_app
 from idp.settings import Settings
-from idp.web.middleware import CLIENT_CLOSED
+from idp.web.middleware import CLIENT_CLOSED, Guard
 
 Message = dict[str, Any]
 VARYING = {"x-request-id", "set-cookie"}  # new on every answer, GET or HEAD
@@ -174,3 +175,32 @@ def test_a_fault_of_ours_is_answered_with_our_headers_and_logged_once(
     assert faults[0].request_id == headers["x-request-id"]  # type: ignore[attr-defined]
     access = [r for r in caplog.records if r.name == "idp.access"]
     assert [(r.path, r.status) for r in access] == [("/fault", 500)]  # type: ignore[attr-defined]
+
+
+def test_a_fault_whose_answer_fails_too_gets_the_bare_json(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def failing_app(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("secret detail of a fault")
+
+    def failing_answer(request: Any) -> Any:
+        raise RuntimeError("the error page broke too")
+
+    guard = Guard(failing_app, on_error=failing_answer)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    caplog.set_level(logging.INFO)
+    asyncio.run(guard(scope("GET", "/fault", b"text/plain"), receive, send))
+
+    headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
+    assert sent[0]["status"] == 500
+    assert json.loads(sent[1]["body"]) == {"error": "server_error"}
+    assert headers["cache-control"] == "no-store"
+    assert "x-request-id" in headers
+    assert len([r for r in caplog.records if r.exc_info]) == 2  # the fault, the failed answer
