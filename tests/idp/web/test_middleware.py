@@ -72,7 +72,7 @@ def scope(method: str, path: str, content_type: bytes) -> dict[str, Any]:
     }
 
 
-def run(app: FastAPI, request: dict[str, Any], receive: Any, send: Any) -> None:
+def run(app: Any, request: dict[str, Any], receive: Any, send: Any) -> None:
     """The app as a server calls it: an exception out of here is what a server logs."""
     asyncio.run(app(request, receive, send))
 
@@ -144,6 +144,21 @@ def faulty_app(settings: Settings) -> Iterator[FastAPI]:
     app.state.engine.dispose()
 
 
+def answer(app: Any, request: dict[str, Any]) -> list[Message]:
+    """What `app` sends for a bodiless request; an exception out of here is what a server
+    would log."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    run(app, request, receive, send)
+    return sent
+
+
 @pytest.mark.parametrize(
     ("accept", "content_type"),
     [(b"application/json", "application/json"), (b"text/html", "text/html; charset=utf-8")],
@@ -153,16 +168,8 @@ def test_a_fault_of_ours_is_answered_with_our_headers_and_logged_once(
 ) -> None:
     request = scope("GET", "/fault", b"text/plain")
     request["headers"] = [(b"host", b"localhost"), (b"accept", accept)]
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
     caplog.set_level(logging.INFO)
-    run(faulty_app, request, receive, send)  # nothing escapes for the server to log again
+    sent = answer(faulty_app, request)  # nothing escapes for the server to log again
 
     start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
     headers = {k.decode(): v.decode() for k, v in start["headers"]}
@@ -186,17 +193,9 @@ def test_a_fault_whose_answer_fails_too_gets_the_bare_json(
     def failing_answer(request: Any) -> Any:
         raise RuntimeError("the error page broke too")
 
-    guard = Guard(failing_app, on_error=failing_answer)
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
     caplog.set_level(logging.INFO)
-    asyncio.run(guard(scope("GET", "/fault", b"text/plain"), receive, send))
+    guard = Guard(failing_app, on_error=failing_answer)
+    sent = answer(guard, scope("GET", "/fault", b"text/plain"))
 
     headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
     assert sent[0]["status"] == 500
