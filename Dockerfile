@@ -32,5 +32,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"]
 
-# `idp serve` checks the schema and the signing keys, then runs uvicorn with N workers.
+# `idp serve` checks the schema and the signing keys, then runs N uvicorn workers, each
+# listening on its own SO_REUSEPORT socket (docs/operations.md, Serving).
 CMD ["idp", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -8,9 +8,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
-import uvicorn
-
-from idp import migrate
+from idp import migrate, workers
 from idp.audit import service as audit
 from idp.cli.common import hasher, output, prepare_database, ready, signing_kek, transaction
 from idp.crypto import keys
@@ -30,15 +28,17 @@ def serve(args: argparse.Namespace) -> None:
         extra = {"demo_app": settings.endpoint("/demo"), "phone": DEMO_PHONE}
         log.info("demo ready", extra={**extra, "password": DEMO_PASSWORD})
     os.environ["IDP_DEMO"] = "true" if settings.demo else "false"  # for the worker processes
-    uvicorn.run(
-        "idp.asgi:app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=False,
-        log_config=None,
-        proxy_headers=False,
+    workers.serve(
+        args.workers,
+        {
+            "app": "idp.asgi:app_from_env",
+            "factory": True,
+            "host": args.host,
+            "port": args.port,
+            "access_log": False,
+            "log_config": None,
+            "proxy_headers": False,
+        },
     )
 
 
@@ -59,11 +59,23 @@ def keys_rotate(args: argparse.Namespace) -> None:
     output({"signing_kids": signing})
 
 
+def worker_count(text: str) -> int:
+    count = int(text)
+    if count < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return count
+
+
 def add_commands(commands: Any) -> None:
     run = commands.add_parser("serve", help="run the provider")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
-    run.add_argument("--workers", type=int, default=1)
+    run.add_argument(
+        "--workers",
+        type=worker_count,
+        default=1,
+        help="worker processes, each with its own listening socket",
+    )
     run.add_argument("--demo", action="store_true", help="seed demo data, mount /demo")
     run.add_argument("--upgrade", action="store_true", help="upgrade a database that is behind")
     run.set_defaults(func=serve)

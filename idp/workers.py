@@ -1,0 +1,127 @@
+"""`idp serve --workers N`: N worker processes on one port, each with its own listening socket.
+
+uvicorn's own worker processes share one listening socket, and whichever is awake first
+accepts every connection waiting on it: under keep-alive load one worker took nearly all
+connections and the machine served with one core of two (docs/benchmarks.md, "Two
+workers"). Here each worker binds its own socket with SO_REUSEPORT and the kernel spreads
+new connections across the workers' sockets by a hash of their addresses.
+
+The supervisor holds the port with a socket that is bound but never listens: the port
+stays ours while a worker is replaced, and a port already in use fails at once. It
+restarts a worker that dies after it has started serving; a worker that dies before (the
+app cannot start: a database that is behind or unreachable, a bad setting) stops the
+whole server, as it would fail the same way each time. SIGTERM or SIGINT stops the workers
+gracefully: each finishes its requests in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+import sys
+import threading
+from multiprocessing.context import SpawnProcess
+from multiprocessing.synchronize import Event
+from typing import Any
+
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+
+log = logging.getLogger("idp.workers")
+
+SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter: no state shared by fork
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_TIMEOUT = 30.0  # seconds a worker gets to finish its requests before it is killed
+
+
+def reusable_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port that other sockets of this user may bind as well."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the supervisor once it serves."""
+
+    def __init__(self, config: uvicorn.Config, serving: Event) -> None:
+        super().__init__(config)
+        self.serving = serving
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.serving.set()
+
+
+def _work(options: dict[str, Any], serving: Event) -> None:
+    """One worker process: its own listening socket, then uvicorn until told to stop."""
+    config = uvicorn.Config(**options)
+    sock = reusable_socket(config.host, config.port)
+    _Server(config, serving).run(sockets=[sock])
+
+
+class _Worker:
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.serving = SPAWN.Event()
+        self.process: SpawnProcess = SPAWN.Process(target=_work, args=(options, self.serving))
+        self.process.start()
+
+
+def supervise(count: int, options: dict[str, Any]) -> int:
+    """Run `count` workers of the uvicorn `options` (host and port among them) until SIGTERM
+    or SIGINT. The exit status: 0 after a stop; 3, uvicorn's, when the port cannot be had or
+    a worker could not start."""
+    try:
+        reserved = reusable_socket(options["host"], options["port"])
+    except OSError as exc:
+        log.error(
+            "cannot listen",
+            extra={"host": options["host"], "port": options["port"], "error": exc.strerror},
+        )
+        return STARTUP_FAILURE
+    options = {**options, "port": reserved.getsockname()[1]}
+    stop = threading.Event()
+    before = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in STOP_SIGNALS}
+    workers = [_Worker(options) for _ in range(count)]
+    log.info(
+        "serving", extra={"url": f"http://{options['host']}:{options['port']}", "workers": count}
+    )
+    status = 0
+    try:
+        while not stop.wait(0.5):
+            for index, worker in enumerate(workers):
+                if worker.process.is_alive():
+                    continue
+                exit_code = worker.process.exitcode
+                if not worker.serving.is_set():
+                    log.error("a worker could not start", extra={"exit": exit_code})
+                    status = STARTUP_FAILURE
+                    stop.set()
+                    break
+                log.warning("a worker died; starting another", extra={"exit": exit_code})
+                workers[index] = _Worker(options)
+    finally:
+        for worker in workers:
+            worker.process.terminate()  # SIGTERM: uvicorn's graceful shutdown
+        for worker in workers:
+            worker.process.join(STOP_TIMEOUT)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+        reserved.close()
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    return status
+
+
+def serve(workers: int, options: dict[str, Any]) -> None:
+    """One worker in this process (uvicorn's own loop), or several under the supervisor."""
+    if workers == 1:
+        uvicorn.run(**options)
+    else:
+        sys.exit(supervise(workers, options))
