@@ -12,26 +12,37 @@ restarts a worker that dies after it has started serving; a worker that dies bef
 app cannot start: a database that is behind or unreachable, a bad setting) stops the
 whole server, as it would fail the same way each time. SIGTERM or SIGINT stops the workers
 gracefully: each finishes its requests in flight.
+
+The workers count into one set of Prometheus metrics: they write their counters to files in
+a directory made for this run (prometheus_client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR),
+and /metrics, whichever worker answers, adds them up, the dead workers' counts included.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
 from typing import Any
 
 import uvicorn
+from prometheus_client import multiprocess
 from uvicorn.config import STARTUP_FAILURE
 
 log = logging.getLogger("idp.workers")
 
 SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter: no state shared by fork
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 STOP_TIMEOUT = 30.0  # seconds a worker gets to finish its requests before it is killed
 
@@ -79,44 +90,75 @@ def supervise(count: int, options: dict[str, Any]) -> int:
     try:
         reserved = reusable_socket(options["host"], options["port"])
     except OSError as exc:
-        log.error(
-            "cannot listen",
-            extra={"host": options["host"], "port": options["port"], "error": exc.strerror},
-        )
+        where = {"host": options["host"], "port": options["port"]}
+        log.error("cannot listen", extra={**where, "error": exc.strerror})
         return STARTUP_FAILURE
     options = {**options, "port": reserved.getsockname()[1]}
+    with reserved, _shared_metrics() as metrics, _stop_signals() as stop:
+        workers = [_Worker(options) for _ in range(count)]
+        url = f"http://{options['host']}:{options['port']}"
+        log.info("serving", extra={"url": url, "workers": count})
+        try:
+            return _watch(workers, options, metrics, stop)
+        finally:
+            _stop_all(workers)
+
+
+def _watch(
+    workers: list[_Worker], options: dict[str, Any], metrics: str, stop: threading.Event
+) -> int:
+    """Replace each worker that dies, until told to stop or a worker cannot start."""
+    while not stop.wait(0.5):
+        for index, worker in enumerate(workers):
+            if worker.process.is_alive():
+                continue
+            exit_code = worker.process.exitcode
+            if not worker.serving.is_set():
+                log.error("a worker could not start", extra={"exit": exit_code})
+                return STARTUP_FAILURE
+            log.warning("a worker died; starting another", extra={"exit": exit_code})
+            multiprocess.mark_process_dead(worker.process.pid, metrics)  # type: ignore[no-untyped-call]
+            workers[index] = _Worker(options)
+    return 0
+
+
+def _stop_all(workers: list[_Worker]) -> None:
+    for worker in workers:
+        worker.process.terminate()  # SIGTERM: uvicorn's graceful shutdown
+    for worker in workers:
+        worker.process.join(STOP_TIMEOUT)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+
+
+@contextmanager
+def _shared_metrics() -> Iterator[str]:
+    """A fresh directory for the workers' metrics, in the environment they inherit."""
+    given = os.environ.get(METRICS_DIR)
+    path = tempfile.mkdtemp(prefix="idp-metrics-")
+    os.environ[METRICS_DIR] = path
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        if given is None:
+            del os.environ[METRICS_DIR]
+        else:
+            os.environ[METRICS_DIR] = given
+
+
+@contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT while in the block (a thread's event: a handler may
+    set it while the loop waits on it)."""
     stop = threading.Event()
     before = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in STOP_SIGNALS}
-    workers = [_Worker(options) for _ in range(count)]
-    log.info(
-        "serving", extra={"url": f"http://{options['host']}:{options['port']}", "workers": count}
-    )
-    status = 0
     try:
-        while not stop.wait(0.5):
-            for index, worker in enumerate(workers):
-                if worker.process.is_alive():
-                    continue
-                exit_code = worker.process.exitcode
-                if not worker.serving.is_set():
-                    log.error("a worker could not start", extra={"exit": exit_code})
-                    status = STARTUP_FAILURE
-                    stop.set()
-                    break
-                log.warning("a worker died; starting another", extra={"exit": exit_code})
-                workers[index] = _Worker(options)
+        yield stop
     finally:
-        for worker in workers:
-            worker.process.terminate()  # SIGTERM: uvicorn's graceful shutdown
-        for worker in workers:
-            worker.process.join(STOP_TIMEOUT)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
-        reserved.close()
         for signum, handler in before.items():
             signal.signal(signum, handler)
-    return status
 
 
 def serve(workers: int, options: dict[str, Any]) -> None:

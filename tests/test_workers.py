@@ -133,6 +133,29 @@ def test_each_worker_listens_and_takes_its_share_of_connections(served: Served) 
     assert all(count > 0 for count in held), held
 
 
+def responses_counted(served: Served) -> float:
+    """idp_responses_total{status="2xx"} from one scrape on a new connection."""
+    text = requests.get(f"http://127.0.0.1:{served.port}/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith('idp_responses_total{status="2xx"}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_add_up_every_worker(served: Served) -> None:
+    """Each scrape on a new connection may reach either worker; every one sees all responses,
+    its predecessors included, and a dead worker's counts stay."""
+    for _ in range(20):
+        assert requests.get(f"http://127.0.0.1:{served.port}/healthz", timeout=5).ok
+    counts = [responses_counted(served) for _ in range(10)]
+    assert counts[0] >= 20
+    assert counts == [counts[0] + n for n in range(10)]
+
+    os.kill(min(served.workers()), signal.SIGKILL)
+    wait_for(lambda: len(served.listening()) == 2, "the dead worker was not replaced")
+    assert responses_counted(served) >= counts[-1] + 1
+
+
 def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(served: Served) -> None:
     first = served.workers()
     os.kill(min(first), signal.SIGKILL)

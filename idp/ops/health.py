@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    generate_latest,
+    multiprocess,
+)
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from idp import workers
 from idp.provider import ProviderDep
 
 router = APIRouter()
@@ -35,4 +45,9 @@ def readyz(provider: ProviderDep) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    """This process's metrics; with several workers (idp/workers.py), all workers' added up."""
+    registry = REGISTRY
+    if os.environ.get(workers.METRICS_DIR):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
