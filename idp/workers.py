@@ -11,7 +11,8 @@ stays ours while a worker is replaced, and a port already in use fails at once. 
 restarts a worker that dies after it has started serving; a worker that dies before (the
 app cannot start: a database that is behind or unreachable, a bad setting) stops the
 whole server, as it would fail the same way each time. SIGTERM or SIGINT stops the workers
-gracefully: each finishes its requests in flight.
+gracefully: each finishes its requests in flight. Workers whose supervisor is killed outright
+stop on their own.
 
 The workers count into one set of Prometheus metrics: they write their counters to files in
 a directory made for this run (prometheus_client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR),
@@ -29,6 +30,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.context import SpawnProcess
@@ -69,17 +71,28 @@ class _Server(uvicorn.Server):
             self.serving.set()
 
 
-def _work(options: dict[str, Any], serving: Event) -> None:
+def _work(options: dict[str, Any], serving: Event, supervisor: int) -> None:
     """One worker process: its own listening socket, then uvicorn until told to stop."""
+    threading.Thread(target=_stop_if_orphaned, args=(supervisor,), daemon=True).start()
     config = uvicorn.Config(**options)
     sock = reusable_socket(config.host, config.port)
     _Server(config, serving).run(sockets=[sock])
 
 
+def _stop_if_orphaned(supervisor: int) -> None:
+    """A worker whose supervisor was killed outright (no SIGTERM came to the workers) stops as
+    if told to, rather than keep a share of the port that nobody would replace if it died."""
+    while os.getppid() == supervisor:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 class _Worker:
     def __init__(self, options: dict[str, Any]) -> None:
         self.serving = SPAWN.Event()
-        self.process: SpawnProcess = SPAWN.Process(target=_work, args=(options, self.serving))
+        self.process: SpawnProcess = SPAWN.Process(
+            target=_work, args=(options, self.serving, os.getpid())
+        )
         self.process.start()
 
 

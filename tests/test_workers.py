@@ -112,8 +112,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
             yield server
         finally:
             if process.poll() is None:
-                process.kill()
-                process.wait()
+                process.terminate()
+                process.wait(timeout=60)
 
 
 def test_each_worker_listens_and_takes_its_share_of_connections(served: Served) -> None:
@@ -170,6 +170,17 @@ def test_a_worker_that_dies_is_replaced_and_sigterm_stops_them_all(served: Serve
     served.process.send_signal(signal.SIGTERM)
     assert served.process.wait(timeout=60) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in running)
+    assert not served.healthy()
+
+
+def test_workers_stop_when_the_supervisor_is_killed(served: Served) -> None:
+    running = served.workers()
+    served.process.kill()
+    served.process.wait()
+    wait_for(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in running),
+        "the workers outlived their supervisor",
+    )
     assert not served.healthy()
 
 
