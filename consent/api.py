@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, MetaData, func, select
-from sqlalchemy.orm import Bundle, Session, aliased
+from sqlalchemy import ColumnElement, Label, MetaData, func, select
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import SQLCoreOperations
 
 from consent import receipts, service
@@ -83,35 +84,42 @@ def active(session: Session, *, subject: str, recipient: str) -> Consent | None:
     return Consent(**_fields(record)) if record else None
 
 
-def latest_bundle(
+def latest_record(
     subject: SQLCoreOperations[str], recipient: SQLCoreOperations[str]
 ) -> LatestConsent:
     """The latest record of the pair named by two columns of the caller's query, to outer-join
     and select with its own rows: one round trip instead of two on the busiest paths
-    (userinfo). `LatestConsent.active(row_value)` then says what `active` would."""
+    (userinfo). `LatestConsent.active(row)` then says what `active` would."""
     latest = aliased(ConsentRecord, name="latest_consent")
     latest_id = (
         select(func.max(ConsentRecord.id))
         .where(ConsentRecord.subject == subject, ConsentRecord.recipient == recipient)
         .scalar_subquery()
     )
-    columns = [getattr(latest, name) for name in Record.__dataclass_fields__]
-    return LatestConsent(
-        target=latest, on=latest.id == latest_id, bundle=Bundle("consent", *columns)
+    columns = tuple(
+        getattr(latest, name).label(f"{_PREFIX}{name}") for name in Record.__dataclass_fields__
     )
+    return LatestConsent(target=latest, on=latest.id == latest_id, columns=columns)
+
+
+_PREFIX = "consent_"
 
 
 @dataclass(frozen=True)
 class LatestConsent:
     target: Any  # an alias of the records table: outerjoin(target, on)
     on: ColumnElement[bool]
-    bundle: Bundle[Any]  # select it; its value in a row goes to active()
+    # select them, with a session or a plain connection; a row holding them goes to active()
+    columns: tuple[Label[Any], ...]
 
     @staticmethod
-    def active(value: Any) -> Consent | None:
-        if value is None or value.id is None or not service.is_active(value):
+    def active(row: Any) -> Consent | None:
+        record = SimpleNamespace(
+            **{name: getattr(row, f"{_PREFIX}{name}") for name in Record.__dataclass_fields__}
+        )
+        if record.id is None or not service.is_active(record):
             return None
-        return Consent(**_fields(value))
+        return Consent(**_fields(record))
 
 
 def grant(

@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from starlette.concurrency import run_in_threadpool
@@ -112,14 +112,14 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
     return engine
 
 
-def autocommit_sessions(engine: Engine) -> sessionmaker[Session]:
-    """Sessions whose statements each commit on their own, for work that reads in one
+def autocommit(engine: Engine) -> Engine:
+    """The engine, its statements each committing on their own, for work that reads in one
     statement (a single statement sees one consistent snapshot): on PostgreSQL this saves
     the BEGIN and COMMIT round trips, two of userinfo's three. SQLite's cost nothing, and
     its transaction recipe (make_engine) is kept."""
     if engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return sessionmaker(engine, expire_on_commit=False)
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 @contextmanager

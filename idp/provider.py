@@ -18,7 +18,7 @@ from idp.authn.sessions import SessionPolicy
 from idp.authn.throttle import Throttle, make_throttle
 from idp.crypto.keys import KeyCache
 from idp.crypto.master import derive
-from idp.db import autocommit_sessions
+from idp.db import autocommit
 from idp.oidc.claims import pairwise_sub
 from idp.proofing.keys import ProofingKeys
 from idp.settings import Settings
@@ -29,7 +29,7 @@ from idp.sms.keys import SmsKeys
 class Provider:
     settings: Settings
     sessions: sessionmaker[Session]
-    readers: sessionmaker[Session]  # each statement commits on its own: one-statement reads
+    reader: Engine  # each statement commits on its own: for reads in one statement
     keys: KeyCache
     hasher: PasswordHasher
     pairwise_key: bytes
@@ -47,7 +47,7 @@ class Provider:
         return cls(
             settings=settings,
             sessions=sessions,
-            readers=autocommit_sessions(engine),
+            reader=autocommit(engine),
             keys=KeyCache(
                 sessions=sessions,
                 kek=derive(master, "signing-keys"),

@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeAlias
+
+from sqlalchemy import Row
 
 from idp.accounts.models import Citizen
 from idp.crypto.jwt import b64url
@@ -107,7 +109,25 @@ def essential_claim_names(claims_request: dict[str, Any] | None) -> frozenset[st
     return frozenset(names) & frozenset(CLAIMS_SUPPORTED) - {"sub"}
 
 
-def _values(citizen: Citizen) -> dict[str, Any]:
+# what the claims below are made of: what a read for release must select
+CITIZEN_COLUMNS = (
+    Citizen.given_name,
+    Citizen.family_name,
+    Citizen.given_name_km,
+    Citizen.family_name_km,
+    Citizen.locale,
+    Citizen.updated_at,
+    Citizen.email,
+    Citizen.email_verified,
+    Citizen.phone_number,
+    Citizen.phone_number_verified,
+    Citizen.address,
+    Citizen.verification,
+)
+Holder: TypeAlias = Citizen | Row[Any]  # a citizen, or a row with its CITIZEN_COLUMNS
+
+
+def _values(citizen: Holder) -> dict[str, Any]:
     """The citizen's standard claims, each None when it has no value."""
     latin = " ".join(p for p in (citizen.given_name, citizen.family_name) if p) or None
     khmer = " ".join(p for p in (citizen.family_name_km, citizen.given_name_km) if p) or None
@@ -137,7 +157,7 @@ def _trust_frameworks(spec: dict[str, Any]) -> list[Any]:
     return values if isinstance(values, list) else [asked.get("value")]
 
 
-def verified_claims(citizen: Citizen, spec: Any) -> dict[str, Any] | None:
+def verified_claims(citizen: Holder, spec: Any) -> dict[str, Any] | None:
     """OIDC4IDA §5: what proofing verified, limited to the claims the request names; None
     when the citizen is not verified or the request wants another trust framework."""
     verification = citizen.verification
@@ -177,7 +197,7 @@ def claims_of(scopes: Iterable[str]) -> set[str]:
 
 
 def release(
-    citizen: Citizen, *, scopes: Iterable[str], names: Iterable[str] = (), consented: frozenset[str]
+    citizen: Holder, *, scopes: Iterable[str], names: Iterable[str] = (), consented: frozenset[str]
 ) -> dict[str, Any]:
     """The claims that `scopes` and `names` ask for, the consent grants (claim by claim) and
     the citizen has."""

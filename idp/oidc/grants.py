@@ -20,7 +20,7 @@ from idp.oidc import pkce
 from idp.oidc.models import AuthorizationCode, Grant, RefreshToken, RevokedAccessToken
 
 # the latest consent record of a grant's citizen and client, to read with the grant
-LATEST_CONSENT = consent.api.latest_bundle(Grant.citizen_id, Grant.client_id)
+LATEST_CONSENT = consent.api.latest_record(Grant.citizen_id, Grant.client_id)
 
 
 def start_grant(
@@ -117,7 +117,7 @@ def _read_with_grant(
     grant cannot outlive it (ON DELETE CASCADE), and the ID token rarely needs more than its
     id (token.token_response). Built once: building it costs more than running it."""
     return (
-        select(model, Grant, LATEST_CONSENT.bundle)
+        select(model, Grant, *LATEST_CONSENT.columns)
         .join(Grant, Grant.id == model.grant_id)
         .outerjoin(LATEST_CONSENT.target, LATEST_CONSENT.on)
         .where(key == bindparam("hash"))
@@ -164,7 +164,7 @@ def redeem_code(
             raise InvalidGrant("code_verifier does not match the code_challenge.")
     elif verifier is not None:
         raise InvalidGrant("code_verifier given but no code_challenge was sent.")
-    return Spent(grant, LATEST_CONSENT.active(found[2]), nonce=row.nonce)
+    return Spent(grant, LATEST_CONSENT.active(found), nonce=row.nonce)
 
 
 # a plain table INSERT: no unit of work at the commit
@@ -190,7 +190,7 @@ def rotate_refresh_token(session: Session, *, client_id: str, token: str) -> Spe
         raise InvalidGrant(
             "The refresh token was already used; its grant is revoked.", keep_changes=True
         )
-    active = LATEST_CONSENT.active(found[2])
+    active = LATEST_CONSENT.active(found)
     return Spent(grant, active, refresh_token=issue_refresh_token(session, grant))
 
 

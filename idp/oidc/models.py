@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Row, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base, Timestamp, utcnow
@@ -41,8 +41,13 @@ class Grant(Base):
     revoked_at: Mapped[Timestamp | None]
 
     def is_live(self) -> bool:
-        """Not revoked and not expired: its tokens still work."""
-        return self.revoked_at is None and self.expires_at > utcnow()
+        return is_live(self)
+
+
+def is_live(grant: Grant | Row[Any]) -> bool:
+    """A grant (or a row with its revoked_at and expires_at) not revoked and not expired: its
+    tokens still work."""
+    return grant.revoked_at is None and bool(grant.expires_at > utcnow())
 
 
 class AuthorizationCode(Base):

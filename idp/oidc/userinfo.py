@@ -55,14 +55,14 @@ def released(*, provider: Provider, token: str) -> dict[str, Any]:
     in one statement on a connection that commits it on its own (no BEGIN or COMMIT round
     trip); the first use of a token is audited, in a transaction of its own, before anything
     is released."""
-    with provider.readers() as session:
-        token_claims, grant, citizen, current = verify_citizen_token(
-            session, provider.settings, provider.keys.get(session), token
+    with provider.reader.connect() as connection:
+        token_claims, row, current = verify_citizen_token(
+            connection, provider.settings, provider.keys.get(), token
         )
-    names = (grant.claims or {}).get("userinfo", {})
+    names = (row.requested or {}).get("userinfo", {})
     body: dict[str, Any] = {
         **claims.release(
-            citizen,
+            row,
             scopes=str(token_claims.get("scope", "")).split(),
             names=names,
             consented=current.claims,
@@ -73,8 +73,8 @@ def released(*, provider: Provider, token: str) -> dict[str, Any]:
         provider.sessions,
         jti=str(token_claims["jti"]),
         exp=int(token_claims["exp"]),
-        citizen_id=citizen.id,
-        client_id=grant.client_id,
+        citizen_id=row.citizen_id,
+        client_id=row.client_id,
         claims=sorted(body),
     )
     return body
