@@ -9,9 +9,9 @@ new connections across the workers' sockets by a hash of their addresses.
 The supervisor holds the port with a socket that is bound but never listens: the port
 stays ours while a worker is replaced, and a port already in use fails at once. It
 restarts a worker that dies after it has started serving; a worker that dies before (the
-app cannot load or start) stops the whole server, as the next would fail the same way. SIGTERM or SIGINT stops the workers
-gracefully: each finishes its requests in flight. Workers whose supervisor is killed outright
-stop on their own.
+app cannot load or start) stops the whole server, as the next would fail the same way.
+SIGTERM or SIGINT stops the workers gracefully: each finishes its requests in flight.
+Workers whose supervisor is killed outright stop on their own.
 
 The workers count into one set of Prometheus metrics: they write their counters to files in
 a directory made for this run (prometheus_client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR),
