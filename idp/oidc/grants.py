@@ -17,7 +17,13 @@ from idp.crypto.digest import digest
 from idp.db import utcnow
 from idp.errors import InvalidGrant
 from idp.oidc import pkce
-from idp.oidc.models import AuthorizationCode, Grant, RefreshToken, RevokedAccessToken
+from idp.oidc.models import (
+    AuthorizationCode,
+    Grant,
+    RefreshToken,
+    RevokedAccessToken,
+    is_live,
+)
 
 # the latest consent record of a grant's citizen and client, to read with the grant
 LATEST_CONSENT = consent.api.latest_record(Grant.citizen_id, Grant.client_id)
@@ -104,7 +110,7 @@ class Spent:
 def _require_live(grant: Grant | None, client_id: str) -> Grant:
     if grant is None or grant.client_id != client_id:
         raise InvalidGrant("The grant is not valid for this client.")
-    if not grant.is_live():
+    if not is_live(grant):
         raise InvalidGrant("The grant was revoked or has expired.")
     return grant
 

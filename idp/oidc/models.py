@@ -40,9 +40,6 @@ class Grant(Base):
     expires_at: Mapped[Timestamp] = mapped_column(index=True)
     revoked_at: Mapped[Timestamp | None]
 
-    def is_live(self) -> bool:
-        return is_live(self)
-
 
 def is_live(grant: Grant | Row[Any]) -> bool:
     """A grant (or a row with its revoked_at and expires_at) not revoked and not expired: its

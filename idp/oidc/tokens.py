@@ -113,7 +113,7 @@ def _signed_claims(settings: Settings, keys: KeySet, token: str) -> dict[str, An
 
 
 def _require_live(grant: Grant | None) -> Grant:
-    if grant is None or not grant.is_live():
+    if grant is None or not is_live(grant):
         raise InvalidToken("The access token was revoked.")
     return grant
 
